@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages kho needs to build and test, skipping what is present.
+#   scripts/deps.sh          build dependencies
+#   scripts/deps.sh --test   also the tools and servers the tests drive
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake pkg-config
+  libarchive-dev libzstd-dev libsodium-dev libssh-dev libcli11-dev catch2
+  libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev
+  libcurl4-openssl-dev libssl-dev libexpected-dev
+)
+test_pkgs=(rsync attr restic openssh-server rclone python3 procps psmisc coreutils findutils)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "Installing: ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,80 @@
+// Storage of named objects: the only thing a repository asks of a place.
+//
+// A backend stores opaque byte strings under (type, name). It knows nothing of
+// what the bytes mean. Layout (the one REST backup servers serve):
+//   config                 (type config, name ignored)
+//   keys/<name>            data/<name[0:2]>/<name>
+//   index/<name>           snapshots/<name>            locks/<name>
+//
+// Contracts common to all backends:
+// - save() is atomic: a reader sees the whole object or none of it; the object
+//   is durable (fsynced where the medium allows) before save() returns.
+//   Saving a name that exists with the same bytes succeeds (idempotent).
+// - load() of an absent object fails with Errc::not_found.
+// - list() returns names in no particular order, with sizes.
+// - remove() of an absent object fails with Errc::not_found.
+// - Errors are marked transient() when a retry may succeed.
+// All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kho/util/bytes.hpp"
+
+namespace kho::backend {
+
+enum class ObjectType { config, key, data, index, snapshot, lock };
+
+const char* type_dir(ObjectType type);  // "config", "keys", "data", ...
+
+struct Handle {
+  ObjectType type;
+  std::string name;  // empty for config
+};
+
+// "config", "keys/<name>", "data/<name[0:2]>/<name>", ...; for logs and error messages.
+std::string describe(const Handle& handle);
+
+struct ObjectInfo {
+  std::string name;
+  std::uint64_t size = 0;
+};
+
+struct Properties {
+  bool append_only = false;  // the server refuses deletes of everything but locks
+  std::string location;      // redacted URL for messages (no credentials)
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+
+  // Creates the layout (directories) of a new repository. Fails with
+  // Errc::already_exists when a config is present.
+  [[nodiscard]] virtual Status create() = 0;
+
+  [[nodiscard]] virtual Status save(const Handle& handle, ByteSpan data) = 0;
+  // Reads `length` bytes at `offset` (length 0 = to the end). Fails with
+  // Errc::corruption when the object is shorter than requested.
+  [[nodiscard]] virtual Result<Bytes> load(const Handle& handle, std::uint64_t offset = 0,
+                                           std::uint64_t length = 0) = 0;
+  [[nodiscard]] virtual Result<ObjectInfo> stat(const Handle& handle) = 0;
+  [[nodiscard]] virtual Result<std::vector<ObjectInfo>> list(ObjectType type) = 0;
+  [[nodiscard]] virtual Status remove(const Handle& handle) = 0;
+  virtual Properties properties() const = 0;
+};
+
+// Opens a backend from a location string: PATH or local:PATH (more schemes later).
+// A leading "scheme:" (^[a-z][a-z0-9+.-]*:) names a backend unless the location,
+// or its first path component, exists as a local path ("./x:y" or "local:x:y"
+// always mean a path). Fails with Errc::unsupported for a scheme kho does not
+// handle (the message names the scheme only, never credentials) and with
+// Errc::invalid_argument for an empty path. Nothing is touched on disk.
+Result<std::unique_ptr<Backend>> open_location(const std::string& location);
+
+}  // namespace kho::backend

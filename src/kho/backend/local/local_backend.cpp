@@ -1,0 +1,336 @@
+#include "kho/backend/local/local_backend.hpp"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <memory>
+#include <random>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kho/util/fd.hpp"
+
+namespace kho::backend {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view k_temp_marker = ".tmp-";
+constexpr std::size_t k_max_name = 200;  // leaves room for the temp suffix within NAME_MAX
+constexpr std::array<ObjectType, 5> k_dir_types = {ObjectType::key, ObjectType::data, ObjectType::index,
+                                                   ObjectType::snapshot, ObjectType::lock};
+
+bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+std::string hex_prefix(unsigned i) {
+  constexpr char digits[] = "0123456789abcdef";
+  return {digits[i >> 4], digits[i & 15]};
+}
+
+Status check_handle(const Handle& handle) {
+  if (handle.type == ObjectType::config) return {};
+  const std::string& name = handle.name;
+  auto bad = [&](const char* why) {
+    return failf(Errc::invalid_argument, "invalid {} object name '{}': {}", type_dir(handle.type), name, why);
+  };
+  if (name.empty()) return bad("empty");
+  if (name.size() > k_max_name) return bad("longer than 200 bytes");
+  if (name[0] == '.') return bad("starts with '.'");
+  if (name.find('/') != std::string::npos || name.find('\0') != std::string::npos) return bad("contains '/' or NUL");
+  if (name.find(k_temp_marker) != std::string::npos) return bad("contains '.tmp-', reserved for temporary files");
+  if (handle.type == ObjectType::data && (name.size() < 2 || !is_lower_hex(name[0]) || !is_lower_hex(name[1])))
+    return bad("a data object name must start with two lowercase hex digits");
+  return {};
+}
+
+std::string random_suffix() {
+  std::array<std::uint8_t, 8> buf{};
+  if (::getrandom(buf.data(), buf.size(), 0) != static_cast<ssize_t>(buf.size())) {
+    std::random_device rd;  // getrandom cannot fail for 8 bytes once the pool is ready; belt and braces
+    for (auto& b : buf) b = static_cast<std::uint8_t>(rd());
+  }
+  return to_hex(buf);
+}
+
+bool is_dir(const fs::path& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+// Calls `fn(name, dirfd)` for each entry but "." and ".."; a missing directory
+// is reported as not_found.
+template <typename Fn>
+Status for_each_entry(const fs::path& dir, Fn&& fn) {
+  DirPtr d(::opendir(dir.c_str()));
+  if (!d) return fail_errno(dir.string(), errno);
+  for (;;) {
+    errno = 0;
+    struct dirent* e = ::readdir(d.get());
+    if (!e) {
+      if (errno != 0) return fail_errno("listing " + dir.string(), errno);
+      return {};
+    }
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    KHO_TRY_STATUS(fn(name, ::dirfd(d.get())));
+  }
+}
+
+// True when `root` holds nothing but (parts of) an empty kho layout, as left by
+// an interrupted create().
+Result<bool> only_empty_layout(const fs::path& root) {
+  bool only = true;
+  auto empty_dir = [&](const fs::path& dir) -> Status {
+    return for_each_entry(dir, [&](std::string_view, int) -> Status {
+      only = false;
+      return {};
+    });
+  };
+  KHO_TRY_STATUS(for_each_entry(root, [&](std::string_view name, int) -> Status {
+    bool layout = false;
+    for (ObjectType type : k_dir_types) layout = layout || name == type_dir(type);
+    fs::path sub = root / name;
+    if (!layout || !is_dir(sub)) {
+      only = false;
+      return {};
+    }
+    if (name != "data") return empty_dir(sub);
+    return for_each_entry(sub, [&](std::string_view prefix, int) -> Status {
+      if (prefix.size() != 2 || !is_lower_hex(prefix[0]) || !is_lower_hex(prefix[1]) || !is_dir(sub / prefix)) {
+        only = false;
+        return {};
+      }
+      return empty_dir(sub / prefix);
+    });
+  }));
+  return only;
+}
+
+Status make_dir(const fs::path& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno("creating directory " + path.string(), errno);
+  return {};
+}
+
+// Appends the objects (regular files, not temporaries) in `dir`.
+Status list_objects(const fs::path& dir, std::vector<ObjectInfo>& out) {
+  auto status = for_each_entry(dir, [&](std::string_view name, int dfd) -> Status {
+    if (name.starts_with('.') || name.find(k_temp_marker) != std::string_view::npos) return {};
+    std::string n(name);
+    struct stat st;
+    if (::fstatat(dfd, n.c_str(), &st, 0) != 0) {
+      if (errno == ENOENT) return {};  // removed while we listed
+      return fail_errno((dir / n).string(), errno);
+    }
+    if (S_ISREG(st.st_mode)) out.push_back({std::move(n), static_cast<std::uint64_t>(st.st_size)});
+    return {};
+  });
+  if (!status && status.error().code() == Errc::not_found) return {};  // no such type directory: nothing stored
+  return status;
+}
+
+// Deletes a temporary file unless it was renamed into place.
+class TempFile {
+public:
+  explicit TempFile(std::string path) : m_path(std::move(path)) {}
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (!m_path.empty()) ::unlink(m_path.c_str());
+  }
+  const std::string& path() const { return m_path; }
+  void committed() { m_path.clear(); }
+
+private:
+  std::string m_path;
+};
+
+// Compares a stored object with `data`; any read problem counts as "differs".
+bool same_content(const fs::path& path, ByteSpan data) {
+  auto fd = open_fd(path.string(), O_RDONLY);
+  if (!fd) return false;
+  std::vector<std::uint8_t> buf(std::min<std::size_t>(data.size(), 1 << 20));
+  std::uint64_t offset = 0;
+  while (offset < data.size()) {
+    std::size_t want = std::min<std::size_t>(buf.size(), data.size() - offset);
+    auto got = pread_all(fd->get(), buf.data(), want, offset, path.string());
+    if (!got || *got != want || std::memcmp(buf.data(), data.data() + offset, want) != 0) return false;
+    offset += want;
+  }
+  std::uint8_t extra;
+  auto tail = pread_all(fd->get(), &extra, 1, offset, path.string());
+  return tail && *tail == 0;
+}
+
+}  // namespace
+
+LocalBackend::LocalBackend(fs::path root) : m_root(std::move(root)) {}
+
+fs::path LocalBackend::path_of(const Handle& handle) const {
+  switch (handle.type) {
+    case ObjectType::config: return m_root / "config";
+    case ObjectType::data: return m_root / "data" / handle.name.substr(0, 2) / handle.name;
+    default: return m_root / type_dir(handle.type) / handle.name;
+  }
+}
+
+namespace {
+
+tl::unexpected<Error> repo_missing(const fs::path& root) {
+  return failf(Errc::not_found, "no repository at {}: the directory does not exist", root.string());
+}
+
+// Turns an error on an object into one that names it and its repository; a
+// missing object is distinguished from a missing repository.
+tl::unexpected<Error> object_error(const fs::path& root, const Handle& handle, const char* action, const Error& error) {
+  if (error.code() == Errc::not_found) {
+    if (!is_dir(root)) return repo_missing(root);
+    return failf(Errc::not_found, "{} not found in repository {}", describe(handle), root.string());
+  }
+  return tl::unexpected(error.with_context(fmt::format("{} {} in repository {}", action, describe(handle), root.string())));
+}
+
+tl::unexpected<Error> object_error(const fs::path& root, const Handle& handle, const char* action, int err) {
+  if (err == ENOENT || err == ENOTDIR) return object_error(root, handle, action, Error(Errc::not_found, ""));
+  return fail_errno(fmt::format("{} {} in repository {}", action, describe(handle), root.string()), err);
+}
+
+}  // namespace
+
+Status LocalBackend::create() {
+  const std::string root = m_root.string();
+  struct stat st;
+  if (::lstat((m_root / "config").c_str(), &st) == 0)
+    return failf(Errc::already_exists, "a repository already exists at {} (it has a config)", root);
+  if (::stat(m_root.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return failf(Errc::already_exists, "{} exists and is not a directory", root);
+    KHO_TRY_ASSIGN(bool empty, only_empty_layout(m_root));
+    if (!empty)
+      return failf(Errc::already_exists,
+                   "{} is not empty and holds no repository config; refusing to create a repository over "
+                   "existing files (choose a new or empty directory)",
+                   root);
+  } else if (errno == ENOENT) {
+    if (m_root.has_parent_path()) {
+      std::error_code ec;
+      fs::create_directories(m_root.parent_path(), ec);
+      if (ec) return failf(Errc::io, "creating directory {}: {}", m_root.parent_path().string(), ec.message());
+    }
+    KHO_TRY_STATUS(make_dir(m_root));
+  } else {
+    return fail_errno(root, errno);
+  }
+  for (ObjectType type : k_dir_types) KHO_TRY_STATUS(make_dir(m_root / type_dir(type)));
+  for (unsigned i = 0; i < 256; ++i) KHO_TRY_STATUS(make_dir(m_root / "data" / hex_prefix(i)));
+  KHO_TRY_STATUS(fsync_dir((m_root / "data").string()));
+  KHO_TRY_STATUS(fsync_dir(root));
+  fs::path parent = m_root.has_parent_path() ? m_root.parent_path() : fs::path(".");
+  return fsync_dir(parent.string());
+}
+
+Status LocalBackend::save(const Handle& handle, ByteSpan data) {
+  KHO_TRY_STATUS(check_handle(handle));
+  const fs::path path = path_of(handle);
+  const fs::path dir = path.parent_path();
+
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == data.size() &&
+      same_content(path, data))
+    return {};
+
+  TempFile temp(path.string() + std::string(k_temp_marker) + random_suffix());
+  auto fd = open_fd(temp.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (!fd && fd.error().code() == Errc::not_found) {
+    // A directory of the layout is missing (an older or hand-copied repository).
+    if (!is_dir(m_root)) return repo_missing(m_root);
+    KHO_TRY_STATUS(make_dir(m_root / type_dir(handle.type)));
+    if (handle.type == ObjectType::data) KHO_TRY_STATUS(make_dir(dir));
+    fd = open_fd(temp.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  }
+  if (!fd) return object_error(m_root, handle, "saving", fd.error());
+
+  const std::string what = temp.path();
+  auto written = write_all(fd->get(), data, what)
+                     .and_then([&] { return fsync_fd(fd->get(), what); })
+                     .and_then([&] { return fd->close(what); });
+  if (!written) return object_error(m_root, handle, "saving", written.error());
+  if (::rename(temp.path().c_str(), path.c_str()) != 0)
+    return object_error(m_root, handle, "saving", errno);
+  temp.committed();
+  return fsync_dir(dir.string());
+}
+
+Result<Bytes> LocalBackend::load(const Handle& handle, std::uint64_t offset, std::uint64_t length) {
+  KHO_TRY_STATUS(check_handle(handle));
+  const fs::path path = path_of(handle);
+  auto fd = open_fd(path.string(), O_RDONLY);
+  if (!fd) return object_error(m_root, handle, "loading", fd.error());
+
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return object_error(m_root, handle, "loading", errno);
+  if (!S_ISREG(st.st_mode))
+    return failf(Errc::corruption, "{} in repository {} is not a regular file", describe(handle), m_root.string());
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const bool too_short = length == 0 ? offset > size : (offset > size || length > size - offset);
+  if (too_short)
+    return failf(Errc::corruption, "{} in repository {} is {} bytes, shorter than the requested range {}+{}",
+                 describe(handle), m_root.string(), size, offset, length);
+  const std::uint64_t want = length == 0 ? size - offset : length;
+
+  Bytes out(want);
+  KHO_TRY_ASSIGN(std::size_t got, pread_all(fd->get(), out.data(), out.size(), offset, describe(handle)));
+  if (got != want)
+    return failf(Errc::corruption, "{} in repository {} ended after {} bytes while reading {}+{}", describe(handle),
+                 m_root.string(), offset + got, offset, want);
+  return out;
+}
+
+Result<ObjectInfo> LocalBackend::stat(const Handle& handle) {
+  KHO_TRY_STATUS(check_handle(handle));
+  const fs::path path = path_of(handle);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return object_error(m_root, handle, "examining", errno);
+  if (!S_ISREG(st.st_mode))
+    return failf(Errc::corruption, "{} in repository {} is not a regular file", describe(handle), m_root.string());
+  return ObjectInfo{handle.name, static_cast<std::uint64_t>(st.st_size)};
+}
+
+Result<std::vector<ObjectInfo>> LocalBackend::list(ObjectType type) {
+  if (!is_dir(m_root)) return repo_missing(m_root);
+  std::vector<ObjectInfo> out;
+  if (type == ObjectType::config) {
+    struct stat st;
+    if (::stat((m_root / "config").c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      out.push_back({"", static_cast<std::uint64_t>(st.st_size)});
+    return out;
+  }
+  if (type == ObjectType::data) {
+    for (unsigned i = 0; i < 256; ++i) KHO_TRY_STATUS(list_objects(m_root / "data" / hex_prefix(i), out));
+    return out;
+  }
+  KHO_TRY_STATUS(list_objects(m_root / type_dir(type), out));
+  return out;
+}
+
+Status LocalBackend::remove(const Handle& handle) {
+  KHO_TRY_STATUS(check_handle(handle));
+  const fs::path path = path_of(handle);
+  if (::unlink(path.c_str()) != 0) return object_error(m_root, handle, "removing", errno);
+  return fsync_dir(path.parent_path().string());
+}
+
+Properties LocalBackend::properties() const {
+  Properties p;
+  p.location = m_root.string();
+  return p;
+}
+
+}  // namespace kho::backend

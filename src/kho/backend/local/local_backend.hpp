@@ -1,0 +1,48 @@
+// A repository in a directory on a local filesystem.
+//
+// save() writes to a temporary file in the object's directory ("<name>.tmp-<random>"),
+// fsyncs it, renames it into place and fsyncs the directory. Objects are created 0600,
+// directories 0700. list() ignores temporary files.
+//
+// Layout: ROOT/config, ROOT/{keys,index,snapshots,locks}/<name>,
+// ROOT/data/<name[0:2]>/<name>. create() makes every directory, including all 256
+// data/xx subdirectories, so save() needs no mkdir; it refuses (already_exists) a
+// directory that has a config or holds anything but that empty layout, so a
+// repository is never created over someone's files.
+//
+// Names: non-empty, at most 200 bytes, no '/', NUL, leading '.', or ".tmp-"
+// (reserved for temporary files); data names start with two lowercase hex
+// digits. Others fail with Errc::invalid_argument. The config's name is ignored.
+//
+// save() of an existing name compares the stored bytes: equal bytes succeed
+// without a write; different bytes (or a damaged copy) are replaced atomically.
+// list(ObjectType::config) yields one entry with an empty name when a config exists.
+// A missing repository directory makes load/stat/list/remove/save fail with
+// Errc::not_found naming the directory. Thread-safe: instances hold no mutable state.
+#pragma once
+
+#include <filesystem>
+
+#include "kho/backend/backend.hpp"
+
+namespace kho::backend {
+
+class LocalBackend final : public Backend {
+public:
+  explicit LocalBackend(std::filesystem::path root);
+
+  Status create() override;
+  Status save(const Handle& handle, ByteSpan data) override;
+  Result<Bytes> load(const Handle& handle, std::uint64_t offset, std::uint64_t length) override;
+  Result<ObjectInfo> stat(const Handle& handle) override;
+  Result<std::vector<ObjectInfo>> list(ObjectType type) override;
+  Status remove(const Handle& handle) override;
+  Properties properties() const override;
+
+  std::filesystem::path path_of(const Handle& handle) const;
+
+private:
+  std::filesystem::path m_root;
+};
+
+}  // namespace kho::backend

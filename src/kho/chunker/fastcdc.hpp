@@ -1,0 +1,54 @@
+// FastCDC content-defined chunking with a secret, seed-derived gear table.
+//
+// Cut points depend only on content and the gear table, so an insertion changes
+// the chunks around it and boundaries re-synchronise afterwards. Normalised
+// chunking (level 2): a stricter mask below the average size, a looser one above.
+// Every chunk is in [min_size, max_size] except the last of a stream, which may be
+// shorter than min_size.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "kho/util/bytes.hpp"
+
+namespace kho::chunker {
+
+struct Params {
+  std::uint32_t min_size = 512 * 1024;
+  std::uint32_t avg_size = 1024 * 1024;  // power of two
+  std::uint32_t max_size = 8 * 1024 * 1024;
+};
+
+// Fails (Errc::invalid_argument) unless 64 <= min < avg < max <= 64 MiB and avg is a power of two.
+Status validate(const Params& params);
+
+using GearTable = std::array<std::uint64_t, 256>;
+
+// Gear table derived from the repository's secret chunker seed (32 bytes):
+// entry i = first 8 bytes (little endian) of BLAKE2b-256 keyed with the seed over
+// "kho-gear" || u32le(i).
+GearTable derive_gear(ByteSpan seed);
+
+// Finds cut points in a buffer. Stateless between calls: the caller keeps
+// unconsumed bytes and calls again with more data appended.
+class Chunker {
+public:
+  Chunker(const Params& params, const GearTable& gear);
+
+  // Length of the first chunk of `data`. When `at_eof` is false and no cut point
+  // is found before the end of `data` (and data.size() < max_size), returns 0:
+  // the caller must supply more bytes. When `at_eof` is true, returns a length in
+  // (0, data.size()] for non-empty data.
+  std::size_t next_cut(ByteSpan data, bool at_eof) const;
+
+  const Params& params() const { return m_params; }
+
+private:
+  Params m_params;
+  const GearTable& m_gear;
+  std::uint64_t m_mask_small;
+  std::uint64_t m_mask_large;
+};
+
+}  // namespace kho::chunker

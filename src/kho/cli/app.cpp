@@ -1,0 +1,164 @@
+#include <signal.h>
+#include <unistd.h>
+
+#include <sys/resource.h>
+
+#include "kho/cli/cli.hpp"
+#include "kho/cli/context.hpp"
+#include "kho/crypto/crypto.hpp"
+
+namespace kho::cli {
+
+namespace {
+
+void on_signal(int) {
+  if (engine::cancel_flag().exchange(true)) _exit(k_exit_interrupted);  // second signal: leave now
+  static const char msg[] = "\nkho: interrupted, stopping...\n";
+  ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void raise_fd_limit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int exit_code_for(const Error& e) {
+  switch (e.code()) {
+    case Errc::invalid_argument: return k_exit_usage;
+    case Errc::no_repository: return k_exit_no_repository;
+    case Errc::locked: return k_exit_locked;
+    case Errc::wrong_password: return k_exit_wrong_password;
+    case Errc::interrupted: return k_exit_interrupted;
+    case Errc::verification_failed: return k_exit_verify;
+    case Errc::incomplete: return k_exit_incomplete;
+    default: return k_exit_failed;
+  }
+}
+
+void register_version(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("version", "Print the version of kho");
+  cmd->callback([&ctx] {
+    ctx.action = [&ctx]() -> Status {
+      if (ctx.global.json) {
+        nlohmann::ordered_json j;
+        j["version"] = KHO_VERSION;
+        ctx.print_json(j);
+      } else {
+        fmt::print("kho {}\n", KHO_VERSION);
+      }
+      return {};
+    };
+  });
+}
+
+void register_help(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("help", "Show help for kho or for one command");
+  auto topic = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("command", *topic, "The command to explain");
+  cmd->callback([&app, &ctx, topic] {
+    ctx.action = [&app, topic]() -> Status {
+      if (topic->empty()) {
+        fmt::print("{}", app.help());
+        return {};
+      }
+      CLI::App* target = &app;
+      for (const auto& name : *topic) {
+        CLI::App* sub = nullptr;
+        try {
+          sub = target->get_subcommand(name);
+        } catch (const CLI::OptionNotFound&) {
+        }
+        if (!sub) return fail(Errc::invalid_argument, "unknown command '" + name + "': see 'kho help'");
+        target = sub;
+      }
+      fmt::print("{}", target->help());
+      return {};
+    };
+  });
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  crypto::init();
+  install_signal_handlers();
+  raise_fd_limit();
+
+  Context ctx;
+  CLI::App app{"kho: encrypted, deduplicated backups and verified rapid recovery", "kho"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  app.add_option("-r,--repo", ctx.global.repo, "Repository location: PATH or local:PATH")->envname("KHO_REPOSITORY");
+  app.add_option("--password-file", ctx.global.password_file, "Read the repository password from this file")
+      ->envname("KHO_PASSWORD_FILE");
+  app.add_option("--password-command", ctx.global.password_command,
+                 "Run this command (sh -c) and use the first line it prints as the password");
+  app.add_flag("--json", ctx.global.json, "Machine-readable JSON output");
+  app.add_flag("-q,--quiet", ctx.global.quiet, "Print only errors and results");
+  app.add_flag("-v,--verbose", ctx.global.verbose, "Say more about what is done (repeat for more)");
+  app.add_flag("--no-progress", ctx.global.no_progress, "Do not show progress on the terminal");
+  app.add_option("--threads", ctx.global.threads, "Worker threads (default: one per core)");
+  app.footer(
+      "Password: KHO_PASSWORD, --password-file/KHO_PASSWORD_FILE, --password-command, or a prompt.\n"
+      "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 backup incomplete, 4 verification failed,\n"
+      "10 no repository, 11 locked, 12 wrong password, 130 interrupted.\n"
+      "Run 'kho help COMMAND' for the options of a command.");
+
+  register_init(app, ctx);
+  register_backup(app, ctx);
+  register_snapshots(app, ctx);
+  register_ls(app, ctx);
+  register_cat(app, ctx);
+  register_restore(app, ctx);
+  register_check(app, ctx);
+  register_version(app, ctx);
+  register_help(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : k_exit_usage;
+  }
+  if (!ctx.action) return k_exit_usage;
+  Status status;
+  try {
+    status = ctx.action();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kho: internal error: {}\n", e.what());
+    return k_exit_failed;
+  }
+  if (!status) {
+    const Error& e = status.error();
+    if (ctx.global.json) {
+      nlohmann::ordered_json j;
+      j["error"] = e.message();
+      j["code"] = errc_name(e.code());
+      fmt::print(stderr, "{}\n", j.dump());
+    } else {
+      fmt::print(stderr, "kho: {}\n", e.message());
+    }
+    return exit_code_for(e);
+  }
+  return ctx.result_code;
+}
+
+}  // namespace kho::cli

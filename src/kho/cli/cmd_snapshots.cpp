@@ -1,0 +1,51 @@
+#include "kho/cli/context.hpp"
+
+namespace kho::cli {
+
+namespace {
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+Status run_snapshots(Context& ctx, const FilterOptions& filter_options, bool latest_only) {
+  KHO_TRY_ASSIGN(auto repo, ctx.open_repository(false));
+  std::vector<Error> errors;
+  KHO_TRY_ASSIGN(auto all, repo->list_snapshots(&errors));
+  for (const auto& e : errors) ctx.warn("{}", e.message());
+  auto filter = filter_options.filter();
+  std::vector<repo::SnapshotRef> shown;
+  for (auto& s : all)
+    if (filter.matches(s.snapshot)) shown.push_back(std::move(s));
+  if (latest_only && shown.size() > 1) shown.erase(shown.begin(), shown.end() - 1);
+  if (ctx.global.json) {
+    auto arr = nlohmann::ordered_json::array();
+    for (const auto& s : shown) arr.push_back(repo::snapshot_listing_json(s));
+    ctx.print_json(arr);
+    return {};
+  }
+  Table table({"ID", "Time", "Host", "Tags", "Paths", "Size", "Flags"});
+  for (const auto& ref : shown) {
+    const auto& s = ref.snapshot;
+    std::string flags;
+    if (s.incomplete) flags += "incomplete";
+    table.add({ref.id.short_hex(), format_local(s.time), s.host, join(s.tags, ","), join(s.paths, " "),
+               format_size(s.summary.total_bytes), flags});
+  }
+  fmt::print("{}", table.render());
+  fmt::print("{} snapshot(s)\n", shown.size());
+  return {};
+}
+}  // namespace
+
+void register_snapshots(CLI::App& app, Context& ctx) {
+  auto filter = std::make_shared<FilterOptions>();
+  auto latest = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("snapshots", "List snapshots");
+  filter->add_to(cmd);
+  cmd->add_flag("--latest", *latest, "Show only the newest matching snapshot");
+  cmd->callback([&ctx, filter, latest] { ctx.action = [&ctx, filter, latest] { return run_snapshots(ctx, *filter, *latest); }; });
+}
+
+}  // namespace kho::cli

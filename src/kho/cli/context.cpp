@@ -1,0 +1,168 @@
+#include "kho/cli/context.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+
+#include "kho/platform/process.hpp"
+#include "kho/platform/terminal.hpp"
+
+namespace kho::cli {
+
+namespace {
+std::string strip_newline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// Display width of UTF-8 text: counts code points (good enough for tables).
+std::size_t display_width(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+}  // namespace
+
+Result<SecretString> Context::password(bool confirm) const {
+  if (!global.password_file.empty()) {
+    std::ifstream in(global.password_file, std::ios::binary);
+    if (!in) return fail(Errc::invalid_argument, "cannot read the password file " + global.password_file);
+    std::string line;
+    std::getline(in, line);
+    line = strip_newline(std::move(line));
+    SecretString pw(std::move(line));
+    if (pw.empty()) return fail(Errc::invalid_argument, "the password file " + global.password_file + " is empty");
+    return pw;
+  }
+  if (!global.password_command.empty()) {
+    auto out = platform::run_capture(global.password_command);
+    if (!out) return tl::unexpected(out.error().with_context("--password-command"));
+    std::string first = out->substr(0, out->find('\n'));
+    secure_wipe(out->data(), out->size());
+    SecretString pw(strip_newline(std::move(first)));
+    if (pw.empty()) return fail(Errc::invalid_argument, "--password-command printed an empty password");
+    return pw;
+  }
+  if (const char* env = std::getenv("KHO_PASSWORD"); env && *env) return SecretString(env);
+  if (!platform::is_terminal(STDIN_FILENO))
+    return fail(Errc::invalid_argument,
+                "no password given and no terminal to ask on: set KHO_PASSWORD, KHO_PASSWORD_FILE, "
+                "--password-file or --password-command");
+  KHO_TRY_ASSIGN(SecretString pw, platform::read_password("Repository password: "));
+  if (pw.empty()) return fail(Errc::invalid_argument, "an empty password is not allowed");
+  if (confirm) {
+    KHO_TRY_ASSIGN(SecretString again, platform::read_password("Repeat the password: "));
+    if (again.value() != pw.value()) return fail(Errc::invalid_argument, "the passwords do not match");
+  }
+  return pw;
+}
+
+Result<std::unique_ptr<backend::Backend>> Context::open_backend() const {
+  if (global.repo.empty())
+    return fail(Errc::invalid_argument, "no repository given: use -r/--repo or set KHO_REPOSITORY");
+  return backend::open_location(global.repo);
+}
+
+Result<std::unique_ptr<repo::Repository>> Context::open_repository(bool load_index) const {
+  KHO_TRY_ASSIGN(auto backend, open_backend());
+  // Refuse early, before asking for a password, when there is nothing there.
+  auto config = backend->stat(backend::Handle{backend::ObjectType::config, ""});
+  if (!config && config.error().code() == Errc::not_found)
+    return fail(Errc::no_repository, "there is no repository at " + backend->properties().location +
+                                         ": create one with 'kho init' or check -r/KHO_REPOSITORY");
+  KHO_TRY_ASSIGN(SecretString pw, password());
+  verbose("opening repository {}", backend->properties().location);
+  KHO_TRY_ASSIGN(auto repo, repo::Repository::open(std::move(backend), pw));
+  if (load_index) {
+    KHO_TRY_STATUS(repo->load_index());
+    verbose("loaded {} index file(s), {} blobs", repo->index_files().size(), repo->index().blob_count());
+  }
+  return repo;
+}
+
+void Context::print_json(const nlohmann::ordered_json& j) const { fmt::print("{}\n", j.dump()); }
+
+bool Context::show_progress() const {
+  return !global.quiet && !global.json && !global.no_progress && platform::is_terminal(STDERR_FILENO);
+}
+
+ProgressDisplay::ProgressDisplay(const Context& ctx, engine::Progress& progress, std::string verb)
+    : m_progress(progress), m_verb(std::move(verb)), m_enabled(ctx.show_progress()), m_start(now_ns()) {
+  if (!m_enabled) return;
+  m_thread = std::thread([this] {
+    while (!m_stop.load()) {
+      render(false);
+      for (int i = 0; i < 5 && !m_stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+}
+
+ProgressDisplay::~ProgressDisplay() { stop(); }
+
+void ProgressDisplay::stop() {
+  if (!m_enabled || m_stop.exchange(true)) return;
+  if (m_thread.joinable()) m_thread.join();
+  fmt::print(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
+void ProgressDisplay::render(bool) {
+  double elapsed = static_cast<double>(now_ns() - m_start) / 1e9;
+  std::uint64_t bytes = m_progress.bytes_done, total = m_progress.bytes_total;
+  std::uint64_t files = m_progress.files_done, errors = m_progress.errors;
+  double rate = elapsed > 0 ? static_cast<double>(bytes) / elapsed : 0;
+  std::string line = fmt::format("[{}] {} {} files, {}", format_duration(elapsed), m_verb, files, format_size(bytes));
+  if (total > 0) {
+    line += fmt::format(" of {} ({:.0f}%)", format_size(total), 100.0 * static_cast<double>(bytes) / static_cast<double>(total));
+    if (rate > 0 && total > bytes) line += ", ETA " + format_duration(static_cast<double>(total - bytes) / rate);
+  }
+  line += fmt::format(", {}/s", format_size(static_cast<std::uint64_t>(rate)));
+  if (errors) line += fmt::format(", {} error(s)", errors);
+  int width = platform::terminal_width(STDERR_FILENO);
+  if (static_cast<int>(line.size()) >= width) line.resize(static_cast<std::size_t>(std::max(width - 1, 10)));
+  fmt::print(stderr, "\r\033[K{}", line);
+  std::fflush(stderr);
+}
+
+void FilterOptions::add_to(CLI::App* cmd) {
+  cmd->add_option("--host", hosts, "Only snapshots from this host (repeatable)");
+  cmd->add_option("--tag", tags, "Only snapshots with this tag (repeatable: all must match)");
+  cmd->add_option("--path", paths, "Only snapshots that include this absolute path (repeatable)");
+}
+
+repo::SnapshotFilter FilterOptions::filter() const {
+  repo::SnapshotFilter f;
+  f.hosts = hosts;
+  f.tags = tags;
+  f.paths = paths;
+  return f;
+}
+
+std::string Table::render() const {
+  std::vector<std::size_t> widths(m_headers.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], display_width(row[i]));
+  };
+  measure(m_headers);
+  for (const auto& r : m_rows) measure(r);
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string out;
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size()) out += std::string(widths[i] - display_width(row[i]) + 2, ' ');
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + "\n";
+  };
+  std::string out = line(m_headers);
+  std::size_t total = 0;
+  for (auto w : widths) total += w + 2;
+  out += std::string(total > 2 ? total - 2 : total, '-') + "\n";
+  for (const auto& r : m_rows) out += line(r);
+  return out;
+}
+
+}  // namespace kho::cli

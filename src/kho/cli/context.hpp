@@ -1,0 +1,119 @@
+// What every command shares: global options, the repository, output helpers.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "kho/engine/progress.hpp"
+#include "kho/repo/repository.hpp"
+
+namespace kho::cli {
+
+struct GlobalOptions {
+  std::string repo;
+  std::string password_file;
+  std::string password_command;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+  bool no_progress = false;
+  unsigned threads = 0;
+};
+
+class Context {
+public:
+  GlobalOptions global;
+
+  // The command's action, set by the subcommand's parse callback.
+  std::function<Status()> action;
+  // Exit code for a command that finished but wants a non-zero code (3, 4).
+  int result_code = 0;
+
+  // The password from --password-file, --password-command, KHO_PASSWORD, or a
+  // no-echo prompt on the terminal (asked twice when `confirm`).
+  Result<SecretString> password(bool confirm = false) const;
+  Result<std::unique_ptr<backend::Backend>> open_backend() const;
+  // Opens the repository named by -r/KHO_REPOSITORY with the password.
+  Result<std::unique_ptr<repo::Repository>> open_repository(bool load_index = true) const;
+
+  // Human output on stdout (suppressed by --json and -q for informational lines).
+  template <typename... Args>
+  void print(fmt::format_string<Args...> format, Args&&... args) const {
+    if (global.json || global.quiet) return;
+    fmt::print(format, std::forward<Args>(args)...);
+  }
+  // Details shown with -v, on stderr.
+  template <typename... Args>
+  void verbose(fmt::format_string<Args...> format, Args&&... args) const {
+    if (global.verbose <= 0) return;
+    fmt::print(stderr, format, std::forward<Args>(args)...);
+    fmt::print(stderr, "\n");
+  }
+  // Warnings go to stderr unless -q.
+  template <typename... Args>
+  void warn(fmt::format_string<Args...> format, Args&&... args) const {
+    if (global.quiet) return;
+    fmt::print(stderr, "warning: ");
+    fmt::print(stderr, format, std::forward<Args>(args)...);
+    fmt::print(stderr, "\n");
+  }
+  void print_json(const nlohmann::ordered_json& j) const;
+
+  bool show_progress() const;
+};
+
+// Shows a progress line on stderr while alive (only on a terminal, not with
+// -q, --json or --no-progress).
+class ProgressDisplay {
+public:
+  ProgressDisplay(const Context& ctx, engine::Progress& progress, std::string verb);
+  ~ProgressDisplay();
+  void stop();
+
+private:
+  void render(bool final);
+  engine::Progress& m_progress;
+  std::string m_verb;
+  bool m_enabled;
+  std::atomic<bool> m_stop{false};
+  std::thread m_thread;
+  TimeNs m_start;
+};
+
+// Snapshot filter options shared by several commands.
+struct FilterOptions {
+  std::vector<std::string> hosts;
+  std::vector<std::string> tags;
+  std::vector<std::string> paths;
+  void add_to(CLI::App* cmd);
+  repo::SnapshotFilter filter() const;
+};
+
+// Registration of each command (cmd_*.cpp).
+void register_init(CLI::App& app, Context& ctx);
+void register_backup(CLI::App& app, Context& ctx);
+void register_snapshots(CLI::App& app, Context& ctx);
+void register_ls(CLI::App& app, Context& ctx);
+void register_cat(CLI::App& app, Context& ctx);
+void register_restore(CLI::App& app, Context& ctx);
+void register_check(CLI::App& app, Context& ctx);
+
+// A simple aligned text table.
+class Table {
+public:
+  explicit Table(std::vector<std::string> headers) : m_headers(std::move(headers)) {}
+  void add(std::vector<std::string> row) { m_rows.push_back(std::move(row)); }
+  std::string render() const;
+
+private:
+  std::vector<std::string> m_headers;
+  std::vector<std::vector<std::string>> m_rows;
+};
+
+}  // namespace kho::cli

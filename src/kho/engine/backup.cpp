@@ -1,0 +1,509 @@
+#include "kho/engine/backup.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <variant>
+
+#include "kho/platform/fs.hpp"
+#include "kho/platform/process.hpp"
+#include "kho/repo/blob_writer.hpp"
+#include "kho/util/fd.hpp"
+#include "kho/util/glob.hpp"
+#include "kho/util/thread_pool.hpp"
+
+namespace kho::engine {
+
+using platform::FileInfo;
+using platform::FileType;
+using repo::BlobType;
+using repo::Node;
+using repo::Tree;
+
+std::atomic<bool>& cancel_flag() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+namespace {
+
+constexpr std::size_t k_read_block = 4 * 1024 * 1024;
+
+// A source tree's skeleton: the directories leading to each backed-up path.
+struct VirtualDir {
+  std::map<std::string, VirtualDir> children;
+  std::string real_path;  // absolute path on this machine
+  bool is_target = false;
+  std::optional<StreamSource> stream;
+};
+
+struct Counters {
+  std::atomic<std::uint64_t> files_new{0}, files_changed{0}, files_unmodified{0};
+  std::atomic<std::uint64_t> dirs_new{0}, dirs_changed{0}, dirs_unmodified{0}, dirs{0};
+  std::atomic<std::uint64_t> total_files{0}, total_bytes{0};
+};
+
+using PendingNode = std::variant<Node, std::future<Result<Node>>>;
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+std::vector<std::string> split_path(const std::string& abs) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < abs.size()) {
+    std::size_t j = abs.find('/', i);
+    if (j == std::string::npos) j = abs.size();
+    if (j > i) out.push_back(abs.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+Node node_from_info(const std::string& name, const FileInfo& info) {
+  Node n;
+  n.name = name;
+  n.type = info.type;
+  n.mode = info.mode;
+  n.uid = info.uid;
+  n.gid = info.gid;
+  n.user = platform::user_name(info.uid);
+  n.group = platform::group_name(info.gid);
+  n.mtime_ns = info.mtime_ns;
+  n.ctime_ns = info.ctime_ns;
+  n.size = info.type == FileType::file ? info.size : 0;
+  n.inode = info.inode;
+  n.device = info.device;
+  n.nlink = info.nlink;
+  n.rdev = info.rdev;
+  return n;
+}
+
+class Backup {
+public:
+  Backup(repo::Repository& repo, const BackupOptions& opt, Progress* progress)
+      : m_repo(repo),
+        m_opt(opt),
+        m_progress(progress),
+        m_writer(repo),
+        m_chunker(repo.config().chunker, repo.gear()),
+        m_filter({}, opt.excludes),
+        m_pool(opt.threads ? opt.threads : ThreadPool::default_threads(),
+               2 * (opt.threads ? opt.threads : ThreadPool::default_threads())) {}
+
+  Result<BackupResult> run();
+
+private:
+  void record_error(const std::string& path, const Error& e) {
+    std::lock_guard lock(m_errors_mutex);
+    m_errors.push_back({path, e.message()});
+    if (m_progress) m_progress->errors++;
+  }
+
+  template <typename ReadFn>
+  Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total);
+  Result<Node> store_file(const std::string& path, Node node);
+  Result<Node> store_stream(const StreamSource& source, const std::string& name);
+  Result<Node> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
+  std::optional<PendingNode> process_entry(const std::string& name, const std::string& path, const Node* parent,
+                                           std::uint64_t root_device);
+  Result<Id> save_tree(std::vector<PendingNode>& pending, const std::string& dir_path);
+  Result<Node> save_virtual(const std::string& name, VirtualDir& dir, const Node* parent);
+  Result<Tree> load_parent_tree(const Node* parent);
+  bool unchanged(const Node* parent, const FileInfo& info) const;
+
+  repo::Repository& m_repo;
+  const BackupOptions& m_opt;
+  Progress* m_progress;
+  repo::BlobWriter m_writer;
+  chunker::Chunker m_chunker;
+  PathFilter m_filter;
+  Counters m_count;
+  std::mutex m_errors_mutex;
+  std::vector<repo::SnapshotError> m_errors;
+  ThreadPool m_pool;  // last member: joined first, while the rest is alive
+};
+
+template <typename ReadFn>
+Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& total) {
+  thread_local Bytes buffer;
+  const std::size_t max = m_chunker.params().max_size;
+  if (buffer.size() < 2 * max + k_read_block) buffer.resize(2 * max + k_read_block);
+  std::size_t start = 0, end = 0;
+  bool eof = false;
+  std::vector<Id> ids;
+  total = 0;
+  for (;;) {
+    while (!eof && end - start < max) {
+      if (buffer.size() - end < k_read_block) {
+        std::memmove(buffer.data(), buffer.data() + start, end - start);
+        end -= start;
+        start = 0;
+      }
+      KHO_TRY_ASSIGN(std::size_t n, read(buffer.data() + end, std::min(k_read_block, buffer.size() - end)));
+      if (n == 0) eof = true;
+      end += n;
+      if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    }
+    if (start == end) break;
+    ByteSpan window(buffer.data() + start, end - start);
+    std::size_t cut = m_chunker.next_cut(window, eof);
+    if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
+    ByteSpan chunk = window.subspan(0, cut);
+    Id id = m_repo.hash_blob(chunk);
+    KHO_TRY_STATUS(m_writer.save(BlobType::data, id, chunk));
+    ids.push_back(id);
+    start += cut;
+    total += cut;
+    if (m_progress) m_progress->bytes_done += cut;
+  }
+  return ids;
+}
+
+Result<Node> Backup::store_file(const std::string& path, Node node) {
+  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  int fd = ::open(path.c_str(), flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), flags);
+  if (fd < 0) return fail_errno("cannot open " + path, errno);
+  Fd file(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return fail_errno("cannot stat " + path, errno);
+  if (!S_ISREG(st.st_mode)) return fail(Errc::io, path + " is no longer a regular file");
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::uint64_t total = 0;
+  auto read = [&](std::uint8_t* buf, std::size_t size) -> Result<std::size_t> {
+    for (;;) {
+      ssize_t n = ::read(fd, buf, size);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) return fail_errno("cannot read " + path, errno);
+    }
+  };
+  KHO_TRY_ASSIGN(node.content, store_content(read, total));
+  node.size = total;
+  m_count.total_bytes += total;
+  if (m_progress) m_progress->files_done++;
+  return node;
+}
+
+Result<Node> Backup::store_stream(const StreamSource& source, const std::string& name) {
+  KHO_TRY_ASSIGN(platform::ShellCommand cmd, platform::ShellCommand::start(source.command));
+  Node node;
+  node.name = name;
+  node.type = FileType::file;
+  node.mode = 0600;
+  node.uid = ::getuid();
+  node.gid = ::getgid();
+  node.user = platform::user_name(node.uid);
+  node.group = platform::group_name(node.gid);
+  node.nlink = 1;
+  std::uint64_t total = 0;
+  auto read = [&](std::uint8_t* buf, std::size_t size) { return cmd.read(buf, size); };
+  auto content = store_content(read, total);
+  auto status = cmd.wait();
+  if (!status) return tl::unexpected(status.error().with_context("source command for " + source.filename));
+  if (!content) return tl::unexpected(content.error());
+  node.content = std::move(*content);
+  node.size = total;
+  node.mtime_ns = node.ctime_ns = now_ns();
+  m_count.files_new++;
+  m_count.total_files++;
+  m_count.total_bytes += total;
+  if (m_progress) m_progress->files_done++;
+  return node;
+}
+
+bool Backup::unchanged(const Node* parent, const FileInfo& info) const {
+  if (!parent || m_opt.force_read || parent->type != FileType::file) return false;
+  if (parent->size != info.size || parent->mtime_ns != info.mtime_ns || parent->ctime_ns != info.ctime_ns ||
+      parent->inode != info.inode)
+    return false;
+  for (const auto& id : parent->content)
+    if (!m_repo.index().has(BlobType::data, id)) return false;
+  return true;
+}
+
+Result<Tree> Backup::load_parent_tree(const Node* parent) {
+  if (!parent || !parent->subtree) return Tree{};
+  auto t = m_repo.load_tree(*parent->subtree);
+  if (!t) return Tree{};  // a damaged parent only costs re-reading
+  return t;
+}
+
+std::optional<PendingNode> Backup::process_entry(const std::string& name, const std::string& path,
+                                                 const Node* parent, std::uint64_t root_device) {
+  auto info = platform::lstat_path(path);
+  if (!info) {
+    record_error(path, info.error());
+    return std::nullopt;
+  }
+  Node node = node_from_info(name, *info);
+  auto xattrs = platform::get_xattrs(path);
+  if (xattrs) node.xattrs = std::move(*xattrs);
+  else record_error(path, xattrs.error());
+  const Node* pnode = parent && parent->type == info->type ? parent : nullptr;
+  switch (info->type) {
+    case FileType::dir: {
+      if (m_opt.one_file_system && root_device != 0 && info->device != root_device) {
+        // A mount point: keep the directory itself, not the filesystem below it.
+        std::vector<PendingNode> none;
+        auto id = save_tree(none, path);
+        if (!id) {
+          record_error(path, id.error());
+          return std::nullopt;
+        }
+        node.subtree = *id;
+        m_count.dirs++;
+        return PendingNode(std::move(node));
+      }
+      auto dir = save_dir(path, std::move(node), pnode, root_device);
+      if (!dir) {
+        if (dir.error().code() == Errc::interrupted) return std::nullopt;
+        record_error(path, dir.error());
+        return std::nullopt;
+      }
+      return PendingNode(std::move(*dir));
+    }
+    case FileType::file: {
+      m_count.total_files++;
+      if (unchanged(pnode, *info)) {
+        node.content = pnode->content;
+        m_count.files_unmodified++;
+        m_count.total_bytes += info->size;
+        if (m_progress) {
+          m_progress->files_done++;
+          m_progress->bytes_done += info->size;
+        }
+        return PendingNode(std::move(node));
+      }
+      (pnode ? m_count.files_changed : m_count.files_new)++;
+      return PendingNode(m_pool.submit([this, path, node = std::move(node)]() mutable {
+        return store_file(path, std::move(node));
+      }));
+    }
+    case FileType::symlink: {
+      auto target = platform::read_link(path);
+      if (!target) {
+        record_error(path, target.error());
+        return std::nullopt;
+      }
+      node.link_target = std::move(*target);
+      return PendingNode(std::move(node));
+    }
+    default:
+      return PendingNode(std::move(node));
+  }
+}
+
+Result<Id> Backup::save_tree(std::vector<PendingNode>& pending, const std::string& dir_path) {
+  Tree tree;
+  tree.nodes.reserve(pending.size());
+  for (auto& p : pending) {
+    if (auto* ready = std::get_if<Node>(&p)) {
+      tree.nodes.push_back(std::move(*ready));
+      continue;
+    }
+    auto result = std::get<1>(p).get();
+    if (!result) {
+      if (result.error().code() == Errc::interrupted) return tl::unexpected(result.error());
+      if (result.error().code() != Errc::io && result.error().code() != Errc::permission &&
+          result.error().code() != Errc::not_found)
+        return tl::unexpected(result.error());  // repository trouble: the whole backup fails
+      record_error(dir_path, result.error());
+      continue;
+    }
+    tree.nodes.push_back(std::move(*result));
+  }
+  std::sort(tree.nodes.begin(), tree.nodes.end(), [](const Node& a, const Node& b) { return a.name < b.name; });
+  Bytes bytes = tree.encode();
+  Id id = m_repo.hash_blob(bytes);
+  KHO_TRY_STATUS(m_writer.save(BlobType::tree, id, bytes));
+  return id;
+}
+
+Result<Node> Backup::save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device) {
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  KHO_TRY_ASSIGN(auto names, platform::list_dir(path));
+  KHO_TRY_ASSIGN(Tree parent_tree, load_parent_tree(parent));
+  std::vector<PendingNode> pending;
+  pending.reserve(names.size());
+  for (const auto& name : names) {
+    std::string child = join_path(path, name);
+    if (m_filter.excluded(child)) continue;
+    auto entry = process_entry(name, child, parent_tree.find(name), root_device);
+    if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    if (entry) pending.push_back(std::move(*entry));
+  }
+  KHO_TRY_ASSIGN(Id id, save_tree(pending, path));
+  m_count.dirs++;
+  if (!parent || !parent->subtree) m_count.dirs_new++;
+  else if (*parent->subtree == id) m_count.dirs_unmodified++;
+  else m_count.dirs_changed++;
+  node.subtree = id;
+  return node;
+}
+
+Result<Node> Backup::save_virtual(const std::string& name, VirtualDir& dir, const Node* parent) {
+  Node node;
+  if (auto info = platform::lstat_path(dir.real_path); info && info->type == FileType::dir) {
+    node = node_from_info(name, *info);
+  } else {
+    node.name = name;
+    node.type = FileType::dir;
+    node.mode = 0755;
+    node.mtime_ns = node.ctime_ns = now_ns();
+  }
+  KHO_TRY_ASSIGN(Tree parent_tree, load_parent_tree(parent));
+  std::vector<PendingNode> pending;
+  for (auto& [child_name, child] : dir.children) {
+    const Node* pchild = parent_tree.find(child_name);
+    if (child.is_target) {
+      auto info = platform::lstat_path(child.real_path);
+      std::uint64_t device = info ? info->device : 0;
+      auto entry = process_entry(child_name, child.real_path, pchild, m_opt.one_file_system ? device : 0);
+      if (cancelled()) return fail(Errc::interrupted, "interrupted");
+      if (entry) pending.push_back(std::move(*entry));
+    } else if (child.stream) {
+      StreamSource source = *child.stream;
+      // A failing source command fails the whole backup (Errc::failed), unlike an unreadable file.
+      pending.emplace_back(m_pool.submit([this, source, child_name]() -> Result<Node> {
+        auto node = store_stream(source, child_name);
+        if (!node && node.error().code() != Errc::interrupted)
+          return fail(Errc::failed, node.error().message());
+        return node;
+      }));
+    } else {
+      KHO_TRY_ASSIGN(Node sub, save_virtual(child_name, child, pchild && pchild->type == FileType::dir ? pchild : nullptr));
+      pending.emplace_back(std::move(sub));
+    }
+  }
+  KHO_TRY_ASSIGN(Id id, save_tree(pending, dir.real_path));
+  node.subtree = id;
+  return node;
+}
+
+Result<BackupResult> Backup::run() {
+  TimeNs start = now_ns();
+  if (m_opt.paths.empty() && m_opt.streams.empty())
+    return fail(Errc::invalid_argument, "nothing to back up: give at least one path or --stdin-from");
+  VirtualDir root;
+  root.real_path = "/";
+  std::vector<std::string> snapshot_paths;
+  for (const auto& given : m_opt.paths) {
+    std::string abs = platform::absolute_path(given);
+    auto info = platform::lstat_path(abs);
+    if (!info) {
+      if (info.error().code() == Errc::not_found)
+        return fail(Errc::not_found, "source path " + given + " does not exist");
+      return tl::unexpected(info.error().with_context("source path " + given));
+    }
+    snapshot_paths.push_back(abs);
+    VirtualDir* v = &root;
+    std::string real = "";
+    for (const auto& comp : split_path(abs)) {
+      real += "/" + comp;
+      v = &v->children[comp];
+      v->real_path = real;
+      if (v->is_target) break;  // a parent of this path is already a target
+    }
+    if (v == &root) return fail(Errc::invalid_argument, "backing up / itself: give the directories below it");
+    v->is_target = true;
+    v->children.clear();
+  }
+  for (const auto& s : m_opt.streams) {
+    auto comps = split_path(s.filename);
+    if (comps.empty() || std::any_of(comps.begin(), comps.end(), [](auto& c) { return !repo::valid_node_name(c); }))
+      return fail(Errc::invalid_argument, "invalid --stdin-filename '" + s.filename + "'");
+    VirtualDir* v = &root;
+    std::string real = "";
+    for (std::size_t i = 0; i < comps.size(); ++i) {
+      real += "/" + comps[i];
+      v = &v->children[comps[i]];
+      if (v->is_target || v->stream) return fail(Errc::invalid_argument, "--stdin-filename '" + s.filename + "' collides with a source path");
+      if (i + 1 < comps.size()) v->real_path = "";  // synthetic directory
+    }
+    v->stream = s;
+    snapshot_paths.push_back(real);
+  }
+  std::sort(snapshot_paths.begin(), snapshot_paths.end());
+  snapshot_paths.erase(std::unique(snapshot_paths.begin(), snapshot_paths.end()), snapshot_paths.end());
+
+  std::string host = m_opt.host.empty() ? platform::host_name() : m_opt.host;
+  std::optional<repo::SnapshotRef> parent;
+  if (!m_opt.force_read) {
+    if (m_opt.parent) {
+      KHO_TRY_ASSIGN(repo::Snapshot s, m_repo.load_snapshot(*m_opt.parent));
+      parent = repo::SnapshotRef{*m_opt.parent, std::move(s)};
+    } else if (auto all = m_repo.list_snapshots()) {
+      for (auto it = all->rbegin(); it != all->rend(); ++it) {
+        const auto& s = it->snapshot;
+        if (s.host == host && s.paths == snapshot_paths && s.policy == m_opt.policy) {
+          parent = *it;
+          break;
+        }
+      }
+    }
+  }
+  Node parent_root;
+  if (parent) {
+    parent_root.type = FileType::dir;
+    parent_root.subtree = parent->snapshot.tree;
+  }
+  auto root_node = save_virtual("", root, parent ? &parent_root : nullptr);
+  if (!root_node) {
+    (void)m_writer.flush();  // keep what was uploaded indexed; the snapshot is not written
+    return tl::unexpected(root_node.error());
+  }
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  KHO_TRY_STATUS(m_writer.flush());
+
+  repo::Snapshot snap;
+  snap.time = m_opt.time.value_or(start);
+  snap.tree = *root_node->subtree;
+  snap.paths = snapshot_paths;
+  snap.host = host;
+  snap.username = platform::current_user();
+  snap.uid = ::getuid();
+  snap.gid = ::getgid();
+  snap.tags = m_opt.tags;
+  if (parent) snap.parent = parent->id;
+  snap.excludes = m_opt.excludes;
+  snap.policy = m_opt.policy;
+  snap.program_version = std::string("kho ") + KHO_VERSION;
+  snap.errors = m_errors;
+  snap.incomplete = !m_errors.empty();
+  auto stats = m_writer.stats();
+  auto& sum = snap.summary;
+  sum.files_new = m_count.files_new;
+  sum.files_changed = m_count.files_changed;
+  sum.files_unmodified = m_count.files_unmodified;
+  sum.dirs_new = m_count.dirs_new;
+  sum.dirs_changed = m_count.dirs_changed;
+  sum.dirs_unmodified = m_count.dirs_unmodified;
+  sum.dirs = m_count.dirs;
+  sum.total_files = m_count.total_files;
+  sum.total_bytes = m_count.total_bytes;
+  sum.data_blobs = stats.data_blobs;
+  sum.tree_blobs = stats.tree_blobs;
+  sum.data_added = stats.stored_bytes;
+  sum.data_added_raw = stats.raw_bytes;
+  sum.errors = m_errors.size();
+  sum.backup_start = start;
+  sum.backup_end = now_ns();
+  sum.duration_s = static_cast<double>(sum.backup_end - start) / 1e9;
+  KHO_TRY_ASSIGN(Id id, m_repo.save_snapshot(snap));
+  return BackupResult{id, std::move(snap)};
+}
+
+}  // namespace
+
+Result<BackupResult> run_backup(repo::Repository& repo, const BackupOptions& options, Progress* progress) {
+  Backup backup(repo, options, progress);
+  return backup.run();
+}
+
+}  // namespace kho::engine

@@ -1,0 +1,283 @@
+#include "kho/engine/check.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <unordered_set>
+
+#include "kho/util/thread_pool.hpp"
+
+namespace kho::engine {
+
+using backend::Handle;
+using backend::ObjectType;
+using repo::BlobType;
+
+namespace {
+
+struct Subset {
+  double percent = 100;
+  std::uint32_t n = 0, m = 0;  // group n of m (1-based)
+};
+
+Result<Subset> parse_subset(const std::string& spec) {
+  Subset s;
+  if (spec.empty()) return s;
+  auto bad = [&] {
+    return fail(Errc::invalid_argument, "'" + spec + "' is not a subset: use N% (e.g. 10%) or n/m (e.g. 1/7)");
+  };
+  try {
+    if (spec.back() == '%') {
+      std::size_t used = 0;
+      s.percent = std::stod(spec.substr(0, spec.size() - 1), &used);
+      if (used != spec.size() - 1 || s.percent <= 0 || s.percent > 100) return bad();
+      return s;
+    }
+    auto slash = spec.find('/');
+    if (slash == std::string::npos) return bad();
+    std::size_t u1 = 0, u2 = 0;
+    long n = std::stol(spec.substr(0, slash), &u1);
+    long m = std::stol(spec.substr(slash + 1), &u2);
+    if (u1 != slash || u2 != spec.size() - slash - 1 || m < 1 || n < 1 || n > m) return bad();
+    s.n = static_cast<std::uint32_t>(n);
+    s.m = static_cast<std::uint32_t>(m);
+    return s;
+  } catch (...) {
+    return bad();
+  }
+}
+
+class Checker {
+public:
+  Checker(repo::Repository& repo, const CheckOptions& opt, Progress* progress)
+      : m_repo(repo), m_opt(opt), m_progress(progress) {}
+  Result<CheckResult> run();
+
+private:
+  void error(std::string object, std::string message) {
+    std::lock_guard lock(m_mutex);
+    m_result.errors.push_back({std::move(object), std::move(message)});
+    if (m_progress) m_progress->errors++;
+  }
+  void walk_tree(const Id& tree_id, const std::string& snapshot, const std::string& path);
+  void read_pack(const Id& pack_id);
+  void trace_damage();
+
+  repo::Repository& m_repo;
+  const CheckOptions& m_opt;
+  Progress* m_progress;
+  std::mutex m_mutex;
+  CheckResult m_result;
+  std::vector<repo::SnapshotRef> m_snapshots;
+  std::unordered_set<Id, IdHash> m_seen_trees;
+  std::map<Id, std::vector<repo::PackedBlob>> m_pack_blobs;  // from the index
+  std::unordered_set<Id, IdHash> m_damaged_data;  // blob ids
+  std::unordered_set<Id, IdHash> m_damaged_trees;
+};
+
+void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const std::string& path) {
+  if (!m_seen_trees.insert(tree_id).second) return;
+  m_result.trees++;
+  if (!m_repo.index().has(BlobType::tree, tree_id)) {
+    error("snapshot " + snapshot, fmt::format("tree {} for {} is missing from the index: everything below {} is lost",
+                                              tree_id.hex(), path, path));
+    return;
+  }
+  auto tree = m_repo.load_tree(tree_id);
+  if (!tree) {
+    auto loc = m_repo.index().find(BlobType::tree, tree_id);
+    error(loc ? "pack " + loc->pack_id.hex() : "tree " + tree_id.hex(),
+          fmt::format("tree {} ({} in snapshot {}) cannot be read: {}", tree_id.hex(), path, snapshot,
+                      tree.error().message()));
+    return;
+  }
+  for (const auto& node : tree->nodes) {
+    std::string child = path == "/" ? "/" + node.name : path + "/" + node.name;
+    for (const auto& id : node.content) {
+      m_result.blobs++;
+      if (!m_repo.index().has(BlobType::data, id))
+        error("snapshot " + snapshot, fmt::format("{}: data blob {} is missing from the index", child, id.hex()));
+    }
+    if (node.subtree) walk_tree(*node.subtree, snapshot, child);
+  }
+}
+
+void Checker::read_pack(const Id& pack_id) {
+  if (cancelled()) return;
+  std::string what = "pack " + pack_id.hex();
+  auto bytes = m_repo.backend().load(Handle{ObjectType::data, pack_id.hex()});
+  if (!bytes) {
+    error(what, "cannot be read: " + bytes.error().message());
+    return;
+  }
+  {
+    std::lock_guard lock(m_mutex);
+    m_result.packs_read++;
+    m_result.bytes_read += bytes->size();
+  }
+  if (m_progress) m_progress->bytes_done += bytes->size();
+  if (crypto::sha256(*bytes) != pack_id) error(what, "content does not match its name (SHA-256): the pack was modified or damaged");
+  const auto& indexed = m_pack_blobs[pack_id];
+  auto header = repo::parse_pack_header(m_repo.keys(), *bytes, bytes->size(), what);
+  if (!header) {
+    error(what, "header cannot be read: " + header.error().message());
+  } else {
+    std::set<std::pair<Id, std::uint32_t>> in_header;
+    for (const auto& b : *header) in_header.insert({b.id, b.offset});
+    for (const auto& b : indexed)
+      if (!in_header.count({b.id, b.offset}))
+        error(what, fmt::format("{} blob {} is in the index but not in the pack header", repo::blob_type_name(b.type),
+                                b.id.hex()));
+  }
+  for (const auto& b : indexed) {
+    if (static_cast<std::uint64_t>(b.offset) + b.stored_length > bytes->size()) {
+      error(what, fmt::format("{} blob {} lies beyond the end of the pack", repo::blob_type_name(b.type), b.id.hex()));
+      std::lock_guard lock(m_mutex);
+      (b.type == BlobType::tree ? m_damaged_trees : m_damaged_data).insert(b.id);
+      continue;
+    }
+    std::string blob_what = fmt::format("{} blob {}", repo::blob_type_name(b.type), b.id.hex());
+    auto raw = repo::open_blob(m_repo.keys(), b, ByteSpan(bytes->data() + b.offset, b.stored_length), blob_what);
+    bool bad = !raw || m_repo.hash_blob(*raw) != b.id;
+    if (bad) {
+      error(what, blob_what + (raw ? " does not match its ID" : " is damaged: " + raw.error().message()));
+      std::lock_guard lock(m_mutex);
+      (b.type == BlobType::tree ? m_damaged_trees : m_damaged_data).insert(b.id);
+    }
+  }
+}
+
+void Checker::trace_damage() {
+  // Name what the damage costs: the snapshot paths whose data is gone.
+  std::map<std::string, std::vector<std::string>> affected;  // snapshot -> paths
+  std::function<void(const Id&, const std::string&, const std::string&)> walk =
+      [&](const Id& tree_id, const std::string& snap, const std::string& path) {
+        if (m_damaged_trees.count(tree_id)) {
+          affected[snap].push_back(path + "/ (directory listing)");
+          return;
+        }
+        auto tree = m_repo.load_tree(tree_id);
+        if (!tree) return;
+        for (const auto& node : tree->nodes) {
+          std::string child = path == "/" ? "/" + node.name : path + "/" + node.name;
+          for (const auto& id : node.content)
+            if (m_damaged_data.count(id)) {
+              affected[snap].push_back(child);
+              break;
+            }
+          if (node.subtree) walk(*node.subtree, snap, child);
+        }
+      };
+  for (const auto& s : m_snapshots) walk(s.snapshot.tree, s.id.short_hex(), "/");
+  for (auto& [snap, paths] : affected) {
+    std::string list;
+    for (std::size_t i = 0; i < paths.size() && i < 20; ++i) list += (i ? ", " : "") + paths[i];
+    if (paths.size() > 20) list += fmt::format(" and {} more", paths.size() - 20);
+    error("snapshot " + snap, fmt::format("{} file(s) cannot be restored because of damaged data: {}", paths.size(), list));
+  }
+}
+
+Result<CheckResult> Checker::run() {
+  TimeNs start = now_ns();
+  KHO_TRY_ASSIGN(Subset subset, parse_subset(m_opt.read_data_subset));
+  bool read_data = m_opt.read_data || !m_opt.read_data_subset.empty();
+
+  KHO_TRY_ASSIGN(auto index_errors, m_repo.load_index(true));
+  for (const auto& e : index_errors) error("index", e.message());
+  m_repo.index().for_each([&](const Id& pack, const repo::PackedBlob& b) { m_pack_blobs[pack].push_back(b); });
+
+  KHO_TRY_ASSIGN(auto pack_infos, m_repo.backend().list(ObjectType::data));
+  std::map<Id, std::uint64_t> stored;
+  for (const auto& info : pack_infos) {
+    auto id = Id::parse(info.name);
+    if (!id) {
+      m_result.hints.push_back("data/" + info.name + " is not a pack name; ignored");
+      continue;
+    }
+    stored[*id] = info.size;
+  }
+  m_result.packs = m_pack_blobs.size();
+  for (const auto& [pack, blobs] : m_pack_blobs) {
+    auto it = stored.find(pack);
+    if (it == stored.end()) {
+      error("pack " + pack.hex(), fmt::format("is missing: {} blob(s) it holds are lost", blobs.size()));
+      for (const auto& b : blobs) (b.type == BlobType::tree ? m_damaged_trees : m_damaged_data).insert(b.id);
+      continue;
+    }
+    std::uint64_t end = 0;
+    for (const auto& b : blobs) end = std::max<std::uint64_t>(end, std::uint64_t{b.offset} + b.stored_length);
+    if (end + 4 + crypto::k_seal_overhead > it->second)
+      error("pack " + pack.hex(), fmt::format("is {} bytes, too short for the blobs the index places in it", it->second));
+  }
+  std::uint64_t unreferenced = 0;
+  for (const auto& [pack, size] : stored)
+    if (!m_pack_blobs.count(pack)) unreferenced++;
+  if (unreferenced)
+    m_result.hints.push_back(fmt::format(
+        "{} pack(s) are not in any index (left by an interrupted backup or prune); 'kho prune' removes them",
+        unreferenced));
+
+  std::vector<Error> snapshot_errors;
+  KHO_TRY_ASSIGN(m_snapshots, m_repo.list_snapshots(&snapshot_errors));
+  for (const auto& e : snapshot_errors) error("snapshot", e.message());
+  m_result.snapshots = m_snapshots.size();
+  for (const auto& s : m_snapshots) {
+    if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    walk_tree(s.snapshot.tree, s.id.short_hex(), "/");
+  }
+
+  if (read_data) {
+    std::vector<std::pair<Id, std::uint64_t>> to_read;
+    for (const auto& [pack, blobs] : m_pack_blobs) {
+      auto it = stored.find(pack);
+      if (it != stored.end()) to_read.push_back({pack, it->second});
+    }
+    if (subset.m > 0) {
+      std::vector<std::pair<Id, std::uint64_t>> picked;
+      for (std::size_t i = 0; i < to_read.size(); ++i)
+        if (i % subset.m == subset.n - 1) picked.push_back(to_read[i]);
+      to_read = std::move(picked);
+    } else if (subset.percent < 100) {
+      std::mt19937_64 rng(std::random_device{}());
+      std::shuffle(to_read.begin(), to_read.end(), rng);
+      auto keep = static_cast<std::size_t>(std::ceil(to_read.size() * subset.percent / 100.0));
+      to_read.resize(std::min(keep, to_read.size()));
+    }
+    if (m_progress) {
+      std::uint64_t total = 0;
+      for (const auto& p : to_read) total += p.second;
+      m_progress->bytes_total = total;
+    }
+    unsigned threads = m_opt.threads ? m_opt.threads : ThreadPool::default_threads();
+    {
+      ThreadPool pool(threads + 1, threads + 1);
+      std::vector<std::future<void>> done;
+      for (const auto& entry : to_read) {
+        const Id& pack = entry.first;
+        Id id = pack;
+        done.push_back(pool.submit([this, id] { read_pack(id); }));
+      }
+      for (auto& f : done) f.get();
+    }
+    if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  }
+  if (!m_damaged_data.empty() || !m_damaged_trees.empty()) trace_damage();
+  m_result.duration_s = static_cast<double>(now_ns() - start) / 1e9;
+  return std::move(m_result);
+}
+
+}  // namespace
+
+Status validate_subset(const std::string& spec) {
+  KHO_TRY_STATUS(parse_subset(spec));
+  return {};
+}
+
+Result<CheckResult> run_check(repo::Repository& repo, const CheckOptions& options, Progress* progress) {
+  Checker checker(repo, options, progress);
+  return checker.run();
+}
+
+}  // namespace kho::engine

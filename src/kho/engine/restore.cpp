@@ -1,0 +1,517 @@
+#include "kho/engine/restore.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "kho/platform/fs.hpp"
+#include "kho/util/fd.hpp"
+#include "kho/util/glob.hpp"
+#include "kho/util/thread_pool.hpp"
+
+namespace kho::engine {
+
+using platform::FileType;
+using repo::BlobType;
+using repo::Node;
+
+namespace {
+
+// Opens `rel` beneath `root` without following any symlink on the way.
+Result<Fd> open_beneath(int root, const std::string& rel, int flags, mode_t mode) {
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, root, rel.c_str(), &how, sizeof how);
+    if (fd >= 0) return Fd(static_cast<int>(fd));
+    if (errno == EINTR || errno == EAGAIN) continue;
+    if (errno == ELOOP || errno == EXDEV)
+      return fail(Errc::permission, rel + ": refusing to restore through a symbolic link or outside the target");
+    return fail_errno(rel, errno);
+  }
+}
+
+std::pair<std::string, std::string> split_parent(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string::npos) return {".", rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+struct Item {
+  std::string rel;   // path below the target
+  std::string snap;  // absolute path inside the snapshot
+  Node node;
+  std::size_t depth = 0;
+  std::size_t link_to = SIZE_MAX;  // for a hardlink: the item it links to
+};
+
+struct FileState {
+  std::mutex mutex;
+  Fd fd;
+  std::size_t remaining = 0;  // blob writes still to do
+  bool failed = false;
+  std::string error;
+};
+
+struct BlobUse {
+  std::size_t item;
+  std::uint64_t offset;
+};
+
+struct PlannedBlob {
+  repo::PackedBlob blob;
+  std::vector<BlobUse> uses;
+};
+
+class Restorer {
+public:
+  Restorer(const repo::Repository& repo, const RestoreOptions& opt, Progress* progress)
+      : m_repo(repo), m_opt(opt), m_progress(progress), m_filter(opt.includes, opt.excludes) {}
+
+  Result<RestoreResult> run(const repo::Snapshot& snapshot);
+
+private:
+  Status collect(const Id& tree_id, const std::string& rel, const std::string& snap, std::size_t depth);
+  void add_node(Node node, const std::string& rel, const std::string& snap, std::size_t depth);
+  Status create_items();
+  Status create_one(Item& item, std::size_t index);
+  void write_content();
+  void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
+  void fail_blob(const PlannedBlob& planned, const std::string& why);
+  void write_blob(const PlannedBlob& planned, ByteSpan data);
+  void apply_metadata(const Item& item);
+  void verify_files();
+  void problem(const std::string& path, const std::string& error) {
+    std::lock_guard lock(m_problem_mutex);
+    m_result.errors.push_back({path, error});
+    if (m_progress) m_progress->errors++;
+  }
+
+  const repo::Repository& m_repo;
+  const RestoreOptions& m_opt;
+  Progress* m_progress;
+  PathFilter m_filter;
+  Fd m_root;
+  std::vector<Item> m_items;
+  std::vector<std::unique_ptr<FileState>> m_files;  // parallel to m_items (files only)
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::size_t> m_hardlinks;
+  std::map<Id, std::vector<PlannedBlob>> m_plan;  // by pack
+  std::unordered_map<Id, std::size_t, IdHash> m_plan_pos;  // blob -> position in its pack's list
+  std::mutex m_problem_mutex;
+  RestoreResult m_result;
+  bool m_is_root = ::geteuid() == 0;
+};
+
+void Restorer::add_node(Node node, const std::string& rel, const std::string& snap, std::size_t depth) {
+  Item item{rel, snap, std::move(node), depth};
+  if (item.node.type == FileType::file && item.node.nlink > 1) {
+    auto key = std::make_pair(item.node.device, item.node.inode);
+    auto [it, inserted] = m_hardlinks.emplace(key, m_items.size());
+    if (!inserted) item.link_to = it->second;
+  }
+  m_items.push_back(std::move(item));
+}
+
+Status Restorer::collect(const Id& tree_id, const std::string& rel, const std::string& snap, std::size_t depth) {
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  KHO_TRY_ASSIGN(repo::Tree tree, m_repo.load_tree(tree_id));
+  for (auto& node : tree.nodes) {
+    std::string child_snap = snap == "/" ? "/" + node.name : snap + "/" + node.name;
+    std::string child_rel = rel.empty() ? node.name : rel + "/" + node.name;
+    if (m_filter.excluded(child_snap)) continue;
+    if (node.type == FileType::dir) {
+      bool wanted = m_filter.included(child_snap);
+      if (!wanted && !m_filter.may_contain_included(child_snap)) continue;
+      std::size_t before = m_items.size();
+      Id sub = *node.subtree;
+      add_node(node, child_rel, child_snap, depth + 1);
+      auto st = collect(sub, child_rel, child_snap, depth + 1);
+      if (!st) {
+        if (st.error().code() == Errc::interrupted) return st;
+        problem(child_snap, st.error().message());
+      }
+      // A directory walked only to reach included paths, with none below it, is dropped.
+      if (!wanted && m_items.size() == before + 1) m_items.pop_back();
+      continue;
+    }
+    if (!m_filter.included(child_snap)) continue;
+    add_node(std::move(node), child_rel, child_snap, depth + 1);
+  }
+  return {};
+}
+
+Status Restorer::create_one(Item& item, std::size_t index) {
+  const Node& n = item.node;
+  auto [parent_rel, name] = split_parent(item.rel);
+  KHO_TRY_ASSIGN(Fd dir, open_beneath(m_root.get(), parent_rel, O_RDONLY | O_DIRECTORY, 0));
+  if (n.type == FileType::dir) {
+    if (::mkdirat(dir.get(), name.c_str(), 0700) != 0) {
+      if (errno != EEXIST) return fail_errno("cannot create directory " + item.rel, errno);
+      struct stat st;
+      if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return fail_errno(item.rel, errno);
+      if (!S_ISDIR(st.st_mode)) {
+        if (::unlinkat(dir.get(), name.c_str(), 0) != 0 || ::mkdirat(dir.get(), name.c_str(), 0700) != 0)
+          return fail_errno("cannot replace " + item.rel + " with a directory", errno);
+      }
+    }
+    m_result.dirs++;
+    return {};
+  }
+  // Anything else replaces what is there (but never a directory).
+  struct stat st;
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(st.st_mode)) return fail(Errc::already_exists, item.rel + " exists as a directory in the target");
+    if (::unlinkat(dir.get(), name.c_str(), 0) != 0) return fail_errno("cannot replace " + item.rel, errno);
+  }
+  switch (n.type) {
+    case FileType::file: {
+      if (item.link_to != SIZE_MAX) {
+        const Item& first = m_items[item.link_to];
+        if (::linkat(m_root.get(), first.rel.c_str(), dir.get(), name.c_str(), 0) != 0)
+          return fail_errno("cannot create hard link " + item.rel, errno);
+        m_result.files++;
+        return {};
+      }
+      int fd = ::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) return fail_errno("cannot create " + item.rel, errno);
+      Fd file(fd);
+      if (n.size > 0 && ::ftruncate(fd, static_cast<off_t>(n.size)) != 0)
+        return fail_errno("cannot size " + item.rel, errno);
+      auto state = std::make_unique<FileState>();
+      state->remaining = n.content.size();
+      m_files[index] = std::move(state);
+      m_result.files++;
+      return {};
+    }
+    case FileType::symlink:
+      if (::symlinkat(n.link_target.c_str(), dir.get(), name.c_str()) != 0)
+        return fail_errno("cannot create symlink " + item.rel, errno);
+      break;
+    case FileType::fifo:
+      if (::mkfifoat(dir.get(), name.c_str(), 0600) != 0) return fail_errno("cannot create fifo " + item.rel, errno);
+      break;
+    case FileType::chardev:
+    case FileType::blockdev:
+    case FileType::socket: {
+      mode_t kind = n.type == FileType::chardev ? S_IFCHR : n.type == FileType::blockdev ? S_IFBLK : S_IFSOCK;
+      if (::mknodat(dir.get(), name.c_str(), kind | 0600, static_cast<dev_t>(n.rdev)) != 0)
+        return fail_errno("cannot create special file " + item.rel, errno);
+      break;
+    }
+    default:
+      break;
+  }
+  m_result.other++;
+  return {};
+}
+
+Status Restorer::create_items() {
+  m_files.resize(m_items.size());
+  for (std::size_t i = 0; i < m_items.size(); ++i) {
+    if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    auto st = create_one(m_items[i], i);
+    if (!st) {
+      problem(m_items[i].snap, st.error().message());
+      if (m_items[i].node.type == FileType::dir) {
+        // Nothing below a directory that could not be made can be restored.
+        std::string prefix = m_items[i].rel + "/";
+        while (i + 1 < m_items.size() && m_items[i + 1].rel.compare(0, prefix.size(), prefix) == 0) ++i;
+      }
+    }
+  }
+  // Plan content: which blob goes where, grouped by pack.
+  for (std::size_t i = 0; i < m_items.size(); ++i) {
+    if (!m_files[i]) continue;
+    const Node& n = m_items[i].node;
+    std::uint64_t offset = 0;
+    for (const Id& id : n.content) {
+      auto loc = m_repo.index().find(BlobType::data, id);
+      if (!loc) {
+        m_files[i]->failed = true;
+        m_files[i]->error = "data blob " + id.hex() + " is missing from the repository";
+        m_files[i]->remaining = 0;
+        break;
+      }
+      auto& blobs = m_plan[loc->pack_id];
+      // Each blob is planned once, with every place it is written to.
+      auto [pos, inserted] = m_plan_pos.emplace(id, blobs.size());
+      if (inserted) blobs.push_back({loc->blob, {}});
+      blobs[pos->second].uses.push_back({i, offset});
+      offset += loc->blob.raw_length;
+    }
+  }
+  return {};
+}
+
+void Restorer::fail_blob(const PlannedBlob& planned, const std::string& why) {
+  for (const auto& use : planned.uses) {
+    auto& state = *m_files[use.item];
+    std::lock_guard lock(state.mutex);
+    if (!state.failed) {
+      state.failed = true;
+      state.error = why;
+    }
+    if (state.remaining > 0 && --state.remaining == 0) state.fd.reset();
+  }
+}
+
+void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
+  bool zero = std::all_of(data.begin(), data.end(), [](std::uint8_t b) { return b == 0; });
+  for (const auto& use : planned.uses) {
+    auto& state = *m_files[use.item];
+    const Item& item = m_items[use.item];
+    std::lock_guard lock(state.mutex);
+    if (!state.failed && !zero) {
+      if (!state.fd) {
+        auto fd = open_beneath(m_root.get(), item.rel, O_WRONLY | O_NOFOLLOW, 0);
+        if (!fd) {
+          state.failed = true;
+          state.error = fd.error().message();
+        } else {
+          state.fd = std::move(*fd);
+        }
+      }
+      if (state.fd) {
+        std::size_t done = 0;
+        while (done < data.size()) {
+          ssize_t n = ::pwrite(state.fd.get(), data.data() + done, data.size() - done,
+                               static_cast<off_t>(use.offset + done));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) {
+            state.failed = true;
+            state.error = std::string("cannot write: ") + std::strerror(n < 0 ? errno : EIO);
+            break;
+          }
+          done += static_cast<std::size_t>(n);
+        }
+      }
+    }
+    if (m_progress) m_progress->bytes_done += data.size();
+    if (state.remaining > 0 && --state.remaining == 0) {
+      if (state.fd) {
+        auto st = state.fd.close(item.rel);
+        if (!st && !state.failed) {
+          state.failed = true;
+          state.error = st.error().message();
+        }
+      }
+      if (m_progress) m_progress->files_done++;
+    }
+  }
+}
+
+void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) {
+  std::sort(blobs.begin(), blobs.end(),
+            [](const PlannedBlob& a, const PlannedBlob& b) { return a.blob.offset < b.blob.offset; });
+  // Read runs of nearby blobs with one request each.
+  constexpr std::uint64_t k_max_gap = 512 * 1024;
+  constexpr std::uint64_t k_max_run = 32 * 1024 * 1024;
+  std::size_t i = 0;
+  while (i < blobs.size()) {
+    if (cancelled()) return;
+    std::size_t j = i + 1;
+    std::uint64_t start = blobs[i].blob.offset;
+    std::uint64_t end = start + blobs[i].blob.stored_length;
+    while (j < blobs.size() && blobs[j].blob.offset <= end + k_max_gap &&
+           blobs[j].blob.offset + blobs[j].blob.stored_length - start <= k_max_run) {
+      end = std::max<std::uint64_t>(end, blobs[j].blob.offset + blobs[j].blob.stored_length);
+      ++j;
+    }
+    auto bytes = m_repo.backend().load(backend::Handle{backend::ObjectType::data, pack_id.hex()}, start, end - start);
+    for (std::size_t k = i; k < j; ++k) {
+      const PlannedBlob& p = blobs[k];
+      std::string what = fmt::format("data blob {} in pack {}", p.blob.id.hex(), pack_id.hex());
+      if (!bytes) {
+        fail_blob(p, "cannot read " + what + ": " + bytes.error().message());
+        continue;
+      }
+      ByteSpan stored(bytes->data() + (p.blob.offset - start), p.blob.stored_length);
+      auto raw = repo::open_blob(m_repo.keys(), p.blob, stored, what);
+      if (!raw) {
+        fail_blob(p, raw.error().message());
+        continue;
+      }
+      write_blob(p, *raw);
+    }
+    i = j;
+  }
+}
+
+void Restorer::write_content() {
+  unsigned threads = m_opt.threads ? m_opt.threads : ThreadPool::default_threads();
+  // Pack reads are I/O: keep a few more in flight than there are cores.
+  ThreadPool pool(threads + 2, threads + 2);
+  std::vector<std::future<void>> done;
+  for (auto& [pack_id, blobs] : m_plan) {
+    const Id& id = pack_id;
+    auto& list = blobs;
+    done.push_back(pool.submit([this, &id, &list] { restore_pack(id, list); }));
+  }
+  for (auto& f : done) f.get();
+}
+
+void Restorer::apply_metadata(const Item& item) {
+  const Node& n = item.node;
+  auto [parent_rel, name] = split_parent(item.rel);
+  auto dir = open_beneath(m_root.get(), parent_rel, O_RDONLY | O_DIRECTORY, 0);
+  if (!dir) {
+    problem(item.snap, "cannot set metadata: " + dir.error().message());
+    return;
+  }
+  int d = dir->get();
+  const char* nm = name.c_str();
+  if (m_is_root && ::fchownat(d, nm, n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
+    problem(item.snap, std::string("cannot set owner: ") + std::strerror(errno));
+  for (const auto& [key, value] : n.xattrs) {
+    // l*xattr on a path: never follows the final symlink.
+    std::string full = "/proc/self/fd/" + std::to_string(d) + "/" + name;
+    if (::lsetxattr(full.c_str(), key.c_str(), value.data(), value.size(), 0) != 0 && errno != ENOTSUP &&
+        errno != EPERM)
+      problem(item.snap, "cannot set xattr " + key + ": " + std::strerror(errno));
+  }
+  if (n.type != FileType::symlink && ::fchmodat(d, nm, n.mode, 0) != 0)
+    problem(item.snap, std::string("cannot set mode: ") + std::strerror(errno));
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(n.mtime_ns / 1'000'000'000);
+  times[0].tv_nsec = times[1].tv_nsec = static_cast<long>(n.mtime_ns % 1'000'000'000);
+  if (times[0].tv_nsec < 0) {
+    times[0].tv_nsec = times[1].tv_nsec = times[0].tv_nsec + 1'000'000'000;
+    times[0].tv_sec = times[1].tv_sec = times[0].tv_sec - 1;
+  }
+  if (::utimensat(d, nm, times, AT_SYMLINK_NOFOLLOW) != 0)
+    problem(item.snap, std::string("cannot set times: ") + std::strerror(errno));
+}
+
+void Restorer::verify_files() {
+  unsigned threads = m_opt.threads ? m_opt.threads : ThreadPool::default_threads();
+  ThreadPool pool(threads, threads * 2);
+  std::mutex mutex;
+  std::vector<std::future<void>> done;
+  for (std::size_t i = 0; i < m_items.size(); ++i) {
+    if (!m_files[i] || m_files[i]->failed) continue;
+    done.push_back(pool.submit([this, i, &mutex] {
+      const Item& item = m_items[i];
+      auto report = [&](const std::string& why) {
+        std::lock_guard lock(mutex);
+        m_result.verify_failures.push_back({item.snap, why});
+      };
+      auto fd = open_beneath(m_root.get(), item.rel, O_RDONLY | O_NOFOLLOW, 0);
+      if (!fd) return report(fd.error().message());
+      Bytes buf;
+      std::uint64_t offset = 0;
+      for (const Id& id : item.node.content) {
+        auto loc = m_repo.index().find(BlobType::data, id);
+        if (!loc) return report("blob " + id.hex() + " missing");
+        buf.resize(loc->blob.raw_length);
+        auto n = pread_all(fd->get(), buf.data(), buf.size(), offset, item.rel);
+        if (!n || *n != buf.size()) return report("file is shorter than in the snapshot");
+        if (m_repo.hash_blob(buf) != id) return report(fmt::format("content differs at offset {}", offset));
+        offset += buf.size();
+      }
+      struct stat st;
+      if (::fstat(fd->get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != offset)
+        return report("file size differs from the snapshot");
+    }));
+  }
+  for (auto& f : done) f.get();
+}
+
+Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
+  TimeNs start = now_ns();
+  if (m_opt.target.empty()) return fail(Errc::invalid_argument, "no restore target given (--target DIR)");
+  if (::mkdir(m_opt.target.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail_errno("cannot create the restore target " + m_opt.target, errno);
+  KHO_TRY_ASSIGN(m_root, open_fd(m_opt.target, O_RDONLY | O_DIRECTORY));
+
+  // Find the node the restore starts from.
+  std::string sub = m_opt.subpath;
+  while (sub.size() > 1 && sub.back() == '/') sub.pop_back();
+  if (sub.empty() || sub == "/") {
+    KHO_TRY_STATUS(collect(snapshot.tree, "", "/", 0));
+  } else {
+    if (sub.front() != '/') sub = "/" + sub;
+    Id tree_id = snapshot.tree;
+    std::string snap_path;
+    std::size_t pos = 1;
+    std::optional<Node> found;
+    while (pos <= sub.size()) {
+      std::size_t next = sub.find('/', pos);
+      if (next == std::string::npos) next = sub.size();
+      std::string comp = sub.substr(pos, next - pos);
+      pos = next + 1;
+      if (comp.empty()) continue;
+      KHO_TRY_ASSIGN(repo::Tree tree, m_repo.load_tree(tree_id));
+      const Node* node = tree.find(comp);
+      if (!node) return fail(Errc::not_found, "path " + sub + " is not in the snapshot");
+      snap_path += "/" + comp;
+      found = *node;
+      if (pos <= sub.size()) {
+        if (!node->subtree) return fail(Errc::not_found, "path " + sub + " is not in the snapshot");
+        tree_id = *node->subtree;
+      }
+    }
+    if (!found) return fail(Errc::not_found, "path " + sub + " is not in the snapshot");
+    if (found->type == FileType::dir) {
+      KHO_TRY_STATUS(collect(*found->subtree, "", snap_path, 0));
+    } else {
+      std::string name = found->name;
+      add_node(*found, name, snap_path, 1);
+    }
+  }
+  std::uint64_t total = 0;
+  for (const auto& it : m_items)
+    if (it.node.type == FileType::file && it.link_to == SIZE_MAX) total += it.node.size;
+  if (m_progress) {
+    m_progress->bytes_total = total;
+    m_progress->files_total = m_items.size();
+  }
+  KHO_TRY_STATUS(create_items());
+  write_content();
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  for (std::size_t i = 0; i < m_items.size(); ++i) {
+    std::size_t source = m_items[i].link_to != SIZE_MAX ? m_items[i].link_to : i;
+    if (!m_files[source] || !m_files[source]->failed) continue;
+    // A file missing data is removed rather than left looking complete.
+    ::unlinkat(m_root.get(), m_items[i].rel.c_str(), 0);
+    problem(m_items[i].snap, "not restored: " + m_files[source]->error);
+    m_result.files--;
+  }
+  for (std::size_t i = 0; i < m_items.size(); ++i) {
+    if (m_items[i].node.type == FileType::dir) continue;
+    std::size_t source = m_items[i].link_to != SIZE_MAX ? m_items[i].link_to : i;
+    if (m_files[source] && m_files[source]->failed) continue;
+    apply_metadata(m_items[i]);
+  }
+  // Directories deepest first, so setting a child's times does not change its parent's.
+  std::vector<std::size_t> dirs;
+  for (std::size_t i = 0; i < m_items.size(); ++i)
+    if (m_items[i].node.type == FileType::dir) dirs.push_back(i);
+  std::stable_sort(dirs.begin(), dirs.end(), [&](std::size_t a, std::size_t b) { return m_items[a].depth > m_items[b].depth; });
+  for (std::size_t i : dirs) apply_metadata(m_items[i]);
+  for (std::size_t i = 0; i < m_items.size(); ++i)
+    if (m_files[i] && !m_files[i]->failed) m_result.bytes += m_items[i].node.size;
+  if (m_opt.verify) verify_files();
+  m_result.duration_s = static_cast<double>(now_ns() - start) / 1e9;
+  return std::move(m_result);
+}
+
+}  // namespace
+
+Result<RestoreResult> run_restore(const repo::Repository& repo, const repo::Snapshot& snapshot,
+                                  const RestoreOptions& options, Progress* progress) {
+  Restorer restorer(repo, options, progress);
+  return restorer.run(snapshot);
+}
+
+}  // namespace kho::engine

@@ -1,0 +1,81 @@
+#include "kho/repo/blob_writer.hpp"
+
+namespace kho::repo {
+
+namespace {
+// Write an index file every this many packs, so a crash loses little work.
+constexpr std::size_t k_packs_per_index = 64;
+}  // namespace
+
+Result<std::uint64_t> BlobWriter::save(BlobType type, const Id& id, ByteSpan raw) {
+  if (raw.size() > k_max_blob_size) return failf(Errc::invalid_argument, "{} blob {} is too large ({} bytes)",
+                                                 blob_type_name(type), id.hex(), raw.size());
+  if (!m_repo.index().claim(type, id)) return 0;
+  SealedBlob sealed = seal_blob(m_repo.keys(), m_repo.config(), type, id, raw);
+  return save_sealed(std::move(sealed));
+}
+
+Result<std::uint64_t> BlobWriter::save_sealed(SealedBlob&& blob) {
+  std::uint64_t stored = blob.bytes.size();
+  PackWriter full;
+  {
+    std::lock_guard lock(m_mutex);
+    auto& pack = m_packs[static_cast<int>(blob.type)];
+    (blob.type == BlobType::tree ? m_stats.tree_blobs : m_stats.data_blobs)++;
+    m_stats.stored_bytes += stored;
+    m_stats.raw_bytes += blob.raw_length;
+    pack.add(std::move(blob));
+    if (pack.size() >= m_repo.config().pack_size) std::swap(full, pack);
+  }
+  if (!full.empty()) KHO_TRY_STATUS(upload(std::move(full)));
+  return stored;
+}
+
+Status BlobWriter::upload(PackWriter&& pack) {
+  Id pack_id;
+  std::vector<PackedBlob> blobs = pack.blobs();
+  Bytes bytes = pack.finish(m_repo.keys(), pack_id);
+  KHO_TRY_STATUS(m_repo.backend().save(backend::Handle{backend::ObjectType::data, pack_id.hex()}, bytes));
+  m_repo.index().add_pack(pack_id, blobs);
+  std::lock_guard lock(m_index_mutex);
+  {
+    std::lock_guard stats_lock(m_mutex);
+    m_stats.packs++;
+  }
+  m_unindexed.push_back({pack_id, std::move(blobs)});
+  if (m_unindexed.size() >= k_packs_per_index) return write_index_locked();
+  return {};
+}
+
+Status BlobWriter::write_index_locked() {
+  if (m_unindexed.empty()) return {};
+  IndexFile file;
+  file.packs = std::move(m_unindexed);
+  m_unindexed.clear();
+  auto id = m_repo.save_index(file);
+  if (!id) {
+    m_unindexed = std::move(file.packs);
+    return tl::unexpected(id.error());
+  }
+  return {};
+}
+
+Status BlobWriter::flush() {
+  for (int t = 0; t < 2; ++t) {
+    PackWriter pack;
+    {
+      std::lock_guard lock(m_mutex);
+      std::swap(pack, m_packs[t]);
+    }
+    if (!pack.empty()) KHO_TRY_STATUS(upload(std::move(pack)));
+  }
+  std::lock_guard lock(m_index_mutex);
+  return write_index_locked();
+}
+
+BlobWriterStats BlobWriter::stats() const {
+  std::lock_guard lock(m_mutex);
+  return m_stats;
+}
+
+}  // namespace kho::repo

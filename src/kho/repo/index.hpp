@@ -1,0 +1,102 @@
+// The index: where every blob lives (pack, offset, lengths), so a client finds
+// blobs without reading packs.
+//
+// Index file content (inside a sealed object, type "index", zstd-compressed):
+//   index      := version:u8 (=1) || superseded_count:varint || index id(32)*
+//                 || pack_count:varint || pack*
+//   pack       := pack id(32) || blob_count:varint || entry*
+//   entry      := type:u8 || compression:u8 || offset:u32le || stored_length:u32le
+//                 || raw_length:u32le || blob id(32)
+// `superseded` lists index files this one replaces (written by prune); a reader
+// ignores superseded index files that are still present.
+//
+// In memory (MasterIndex) each blob costs 48 bytes: a sorted array of fixed-size
+// entries plus a small hash map for blobs added since the last merge.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "kho/repo/keys.hpp"
+#include "kho/repo/pack.hpp"
+
+namespace kho::repo {
+
+struct IndexPack {
+  Id pack_id;
+  std::vector<PackedBlob> blobs;
+};
+
+struct IndexFile {
+  std::vector<Id> superseded;
+  std::vector<IndexPack> packs;
+
+  Bytes encode() const;
+  static Result<IndexFile> decode(ByteSpan content, const std::string& what);
+};
+
+// One blob's location, 48 bytes.
+struct IndexEntry {
+  Id id;
+  std::uint32_t pack = 0;  // position in MasterIndex::packs()
+  std::uint32_t offset = 0;
+  std::uint32_t stored_length = 0;
+  std::uint32_t raw_and_flags = 0;  // raw length (28 bits) | compression (bits 28-29) | type (bit 31)
+
+  BlobType type() const { return static_cast<BlobType>(raw_and_flags >> 31); }
+  std::uint8_t compression() const { return static_cast<std::uint8_t>(raw_and_flags >> 28 & 3); }
+  std::uint32_t raw_length() const { return raw_and_flags & k_max_blob_size; }
+};
+static_assert(sizeof(IndexEntry) == 48);
+
+struct BlobLocation {
+  Id pack_id;
+  PackedBlob blob;
+};
+
+// All blobs of a repository. Thread-safe: lookups take a shared lock, additions
+// an exclusive one.
+class MasterIndex {
+public:
+  // Adds every blob of `pack`. A blob already known keeps its first location.
+  void add_pack(const Id& pack_id, const std::vector<PackedBlob>& blobs);
+
+  bool has(BlobType type, const Id& id) const;
+  std::optional<BlobLocation> find(BlobType type, const Id& id) const;
+
+  // Claims a blob for writing: true when it is neither indexed nor claimed yet,
+  // so exactly one writer stores each new blob.
+  bool claim(BlobType type, const Id& id);
+  // Releases a claim for a blob that was not stored after all.
+  void unclaim(BlobType type, const Id& id);
+
+  // Moves recently added blobs into the sorted array.
+  void merge();
+
+  std::size_t blob_count() const;
+  const std::vector<Id>& packs() const { return m_packs; }
+  bool has_pack(const Id& pack_id) const;
+
+  // Calls fn(pack_id, blob) for every blob (merges first).
+  void for_each(const std::function<void(const Id&, const PackedBlob&)>& fn);
+
+private:
+  static std::uint64_t key_of(BlobType type, const Id& id);
+  const IndexEntry* find_locked(BlobType type, const Id& id) const;
+  PackedBlob to_blob(const IndexEntry& e) const;
+
+  mutable std::shared_mutex m_mutex;
+  std::vector<Id> m_packs;
+  std::unordered_map<Id, std::uint32_t, IdHash> m_pack_pos;
+  std::vector<IndexEntry> m_sorted;
+  std::vector<IndexEntry> m_fresh;                      // unsorted, small
+  std::unordered_map<Id, std::uint32_t, IdHash> m_fresh_pos;  // id -> position in m_fresh (type in entry)
+  std::unordered_set<Id, IdHash> m_claimed_data;
+  std::unordered_set<Id, IdHash> m_claimed_tree;
+};
+
+}  // namespace kho::repo

@@ -1,0 +1,238 @@
+#include "kho/repo/repository.hpp"
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+#include "kho/repo/sealed_object.hpp"
+
+namespace kho::repo {
+
+using backend::Handle;
+using backend::ObjectType;
+
+namespace {
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+std::string object_what(ObjectType type, const Id& id) {
+  return backend::describe(Handle{type, id.hex()});
+}
+}  // namespace
+
+std::string pack_name(const Id& id) { return object_what(ObjectType::data, id); }
+
+bool SnapshotFilter::matches(const Snapshot& s) const {
+  if (!hosts.empty() && !contains(hosts, s.host)) return false;
+  for (const auto& t : tags)
+    if (!s.has_tag(t)) return false;
+  for (const auto& p : paths)
+    if (!contains(s.paths, p)) return false;
+  if (!policy.empty() && s.policy != policy) return false;
+  return true;
+}
+
+Repository::Repository(std::unique_ptr<backend::Backend> backend, MasterKeys keys, Id key_id, RepoConfig config)
+    : m_backend(std::move(backend)), m_keys(std::move(keys)), m_key_id(key_id), m_config(std::move(config)) {
+  m_gear = chunker::derive_gear(m_keys.chunker_seed.span());
+}
+
+Result<std::unique_ptr<Repository>> Repository::init(std::unique_ptr<backend::Backend> backend,
+                                                     const SecretString& password, const InitOptions& options) {
+  crypto::init();
+  KHO_TRY_STATUS(chunker::validate(options.chunker));
+  if (auto st = backend->stat(Handle{ObjectType::config, ""}); st)
+    return fail(Errc::already_exists, "a repository already exists at " + backend->properties().location);
+  KHO_TRY_STATUS(backend->create());
+  RepoConfig config;
+  crypto::random_bytes(config.id.bytes);
+  config.created = now_ns();
+  config.chunker = options.chunker;
+  config.compression_level = options.compression_level;
+  config.padding = options.padding;
+  config.pack_size = options.pack_size;
+  MasterKeys keys = MasterKeys::generate();
+  KHO_TRY_ASSIGN(Bytes key_file, make_key_file(keys, password, crypto::default_kdf_params()));
+  Id key_id = crypto::sha256(key_file);
+  KHO_TRY_STATUS(backend->save(Handle{ObjectType::key, key_id.hex()}, key_file));
+  std::string json = config.to_json();
+  Bytes sealed = seal_object(keys, ObjectType::config, as_bytes(json), false);
+  // The config is written last: a repository without it does not exist yet.
+  KHO_TRY_STATUS(backend->save(Handle{ObjectType::config, ""}, sealed));
+  return std::unique_ptr<Repository>(new Repository(std::move(backend), std::move(keys), key_id, std::move(config)));
+}
+
+Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Backend> backend,
+                                                     const SecretString& password) {
+  crypto::init();
+  std::string location = backend->properties().location;
+  auto config_file = backend->load(Handle{ObjectType::config, ""});
+  if (!config_file) {
+    if (config_file.error().code() == Errc::not_found)
+      return fail(Errc::no_repository, "there is no repository at " + location +
+                                           " (no config file); create one with 'kho init' or check -r/KHO_REPOSITORY");
+    return tl::unexpected(config_file.error().with_context("cannot read the repository config at " + location));
+  }
+  KHO_TRY_ASSIGN(auto key_infos, backend->list(ObjectType::key));
+  if (key_infos.empty()) return fail(Errc::corruption, "the repository at " + location + " has no key files");
+  // Keys that were used most recently are not known; try them in name order.
+  std::sort(key_infos.begin(), key_infos.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  std::optional<Error> last_error;
+  for (const auto& info : key_infos) {
+    if (info.size > 64 * 1024) continue;
+    auto file = backend->load(Handle{ObjectType::key, info.name});
+    if (!file) {
+      last_error = file.error();
+      continue;
+    }
+    auto keys = open_key_file(*file, password, "keys/" + info.name);
+    if (!keys) {
+      if (keys.error().code() != Errc::wrong_password) last_error = keys.error();
+      continue;
+    }
+    auto content = open_object(*keys, ObjectType::config, *config_file, "config");
+    if (!content) return tl::unexpected(content.error());
+    KHO_TRY_ASSIGN(RepoConfig config, RepoConfig::from_json(*content, "config"));
+    auto key_id = Id::parse(info.name);
+    return std::unique_ptr<Repository>(
+        new Repository(std::move(backend), std::move(*keys), key_id ? *key_id : Id{}, std::move(config)));
+  }
+  if (last_error && last_error->code() != Errc::wrong_password && key_infos.size() == 1)
+    return tl::unexpected(*last_error);
+  return fail(Errc::wrong_password,
+              fmt::format("wrong password: none of the {} key(s) of the repository at {} opens with it",
+                          key_infos.size(), location));
+}
+
+Result<std::vector<Error>> Repository::load_index(bool tolerate_errors) {
+  KHO_TRY_ASSIGN(auto infos, m_backend->list(ObjectType::index));
+  std::vector<Error> errors;
+  std::vector<std::pair<Id, IndexFile>> files;
+  std::set<Id> superseded;
+  // Decrypting index files is independent work: do it on a few threads.
+  std::vector<std::future<Result<std::pair<Id, IndexFile>>>> futures;
+  for (const auto& info : infos) {
+    auto id = Id::parse(info.name);
+    if (!id) continue;
+    futures.push_back(std::async(std::launch::async, [this, id = *id]() -> Result<std::pair<Id, IndexFile>> {
+      std::string what = object_what(ObjectType::index, id);
+      KHO_TRY_ASSIGN(Bytes content, load_object(ObjectType::index, id));
+      KHO_TRY_ASSIGN(IndexFile f, IndexFile::decode(content, what));
+      return std::pair<Id, IndexFile>{id, std::move(f)};
+    }));
+    if (futures.size() >= 8) {
+      for (auto& f : futures) {
+        auto r = f.get();
+        if (r) files.push_back(std::move(*r));
+        else errors.push_back(r.error());
+      }
+      futures.clear();
+    }
+  }
+  for (auto& f : futures) {
+    auto r = f.get();
+    if (r) files.push_back(std::move(*r));
+    else errors.push_back(r.error());
+  }
+  if (!errors.empty() && !tolerate_errors) return tl::unexpected(errors.front());
+  for (const auto& [id, f] : files)
+    for (const auto& s : f.superseded) superseded.insert(s);
+  m_index_files.clear();
+  for (const auto& [id, f] : files) {
+    if (superseded.count(id)) continue;
+    m_index_files.push_back(id);
+    for (const auto& p : f.packs) m_index.add_pack(p.pack_id, p.blobs);
+  }
+  m_index.merge();
+  return errors;
+}
+
+Result<Bytes> Repository::load_blob(BlobType type, const Id& id) const {
+  auto loc = m_index.find(type, id);
+  if (!loc) return failf(Errc::not_found, "{} blob {} is not in the index", blob_type_name(type), id.hex());
+  std::string what = fmt::format("{} blob {} in pack {}", blob_type_name(type), id.hex(), loc->pack_id.hex());
+  auto stored = m_backend->load(Handle{ObjectType::data, loc->pack_id.hex()}, loc->blob.offset, loc->blob.stored_length);
+  if (!stored) return tl::unexpected(stored.error().with_context("cannot read " + what));
+  return open_blob(m_keys, loc->blob, *stored, what);
+}
+
+Result<Tree> Repository::load_tree(const Id& id) const {
+  KHO_TRY_ASSIGN(Bytes raw, load_blob(BlobType::tree, id));
+  return Tree::decode(raw, "tree " + id.hex());
+}
+
+Result<Bytes> Repository::load_object(ObjectType type, const Id& id) const {
+  std::string what = object_what(type, id);
+  KHO_TRY_ASSIGN(Bytes file, m_backend->load(Handle{type, id.hex()}));
+  if (crypto::sha256(file) != id) return fail(Errc::corruption, what + " does not match its name (SHA-256): it was modified");
+  return open_object(m_keys, type, file, what);
+}
+
+Result<Id> Repository::save_object(ObjectType type, ByteSpan content) {
+  Bytes sealed = seal_object(m_keys, type, content, type == ObjectType::index);
+  Id id = crypto::sha256(sealed);
+  KHO_TRY_STATUS(m_backend->save(Handle{type, id.hex()}, sealed));
+  return id;
+}
+
+Result<Id> Repository::save_snapshot(const Snapshot& snapshot) {
+  std::string json = snapshot.to_json();
+  return save_object(ObjectType::snapshot, as_bytes(json));
+}
+
+Result<Snapshot> Repository::load_snapshot(const Id& id) const {
+  KHO_TRY_ASSIGN(Bytes content, load_object(ObjectType::snapshot, id));
+  return Snapshot::from_json(content, object_what(ObjectType::snapshot, id));
+}
+
+Result<std::vector<SnapshotRef>> Repository::list_snapshots(std::vector<Error>* errors) const {
+  KHO_TRY_ASSIGN(auto infos, m_backend->list(ObjectType::snapshot));
+  std::vector<SnapshotRef> out;
+  for (const auto& info : infos) {
+    auto id = Id::parse(info.name);
+    if (!id) continue;
+    auto s = load_snapshot(*id);
+    if (!s) {
+      if (errors) errors->push_back(s.error());
+      continue;
+    }
+    out.push_back({*id, std::move(*s)});
+  }
+  std::sort(out.begin(), out.end(), [](const SnapshotRef& a, const SnapshotRef& b) {
+    if (a.snapshot.time != b.snapshot.time) return a.snapshot.time < b.snapshot.time;
+    return a.id < b.id;
+  });
+  return out;
+}
+
+Result<SnapshotRef> Repository::find_snapshot(const std::string& spec, const SnapshotFilter& filter) const {
+  if (spec == "latest") {
+    KHO_TRY_ASSIGN(auto all, list_snapshots());
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+      if (filter.matches(it->snapshot)) return std::move(*it);
+    return fail(Errc::not_found, "no snapshot matches 'latest'" +
+                                     std::string(filter.hosts.empty() && filter.tags.empty() && filter.paths.empty()
+                                                     ? " (the repository has no snapshots)"
+                                                     : " with the given --host/--tag/--path filters"));
+  }
+  if (spec.empty() || spec.size() > 64 || !from_hex(spec.size() % 2 ? spec + "0" : spec))
+    return fail(Errc::invalid_argument, "'" + spec + "' is not a snapshot ID, ID prefix or 'latest'");
+  KHO_TRY_ASSIGN(auto infos, m_backend->list(ObjectType::snapshot));
+  std::vector<std::string> matches;
+  for (const auto& info : infos)
+    if (info.name.compare(0, spec.size(), spec) == 0) matches.push_back(info.name);
+  if (matches.empty()) return fail(Errc::not_found, "no snapshot with ID " + spec);
+  if (matches.size() > 1)
+    return failf(Errc::invalid_argument, "snapshot ID prefix '{}' is ambiguous ({} snapshots match): give more characters",
+                 spec, matches.size());
+  KHO_TRY_ASSIGN(Id id, Id::parse(matches.front()));
+  KHO_TRY_ASSIGN(Snapshot s, load_snapshot(id));
+  return SnapshotRef{id, std::move(s)};
+}
+
+Result<Id> Repository::save_index(const IndexFile& file) {
+  Bytes content = file.encode();
+  return save_object(ObjectType::index, content);
+}
+
+}  // namespace kho::repo

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Round trip, exactly: a tree with every kind of entry kho must keep is backed
+# up and restored, and the copy is compared with the original by rsync and find
+# (not by kho). Also: restore --verify, restore of a subtree, --include/--exclude.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+SRC=$TEST_DIR/src
+IS_ROOT=0
+[[ $(id -u) -eq 0 ]] && IS_ROOT=1
+MiB=$((1024 * 1024))
+
+step "building the source tree in $SRC"
+mkdir -p "$SRC"
+cd "$SRC"
+
+# Small files.
+: >empty.txt
+printf 'x' >one_byte.txt
+printf 'plain text\n' >plain.txt
+
+# Sizes around the chunker's limits (min 512 KiB, avg 1 MiB, max 8 MiB).
+mkdir sizes
+for n in $((512 * 1024 - 1)) $((512 * 1024)) $((512 * 1024 + 1)) \
+  $((MiB - 1)) $((MiB)) $((MiB + 1)) $((2 * MiB + 3)) \
+  $((8 * MiB - 1)) $((8 * MiB)) $((8 * MiB + 1)) $((16 * MiB + 1)); do
+  random_file "sizes/random_$n.bin" "$n"
+done
+# Zeros never match a content-defined cut: chunks end at the 8 MiB maximum,
+# leaving a 1-byte tail.
+head -c $((8 * MiB + 1)) /dev/zero >sizes/zeros_8MiB_plus_1.bin
+
+# One 100 MB file.
+random_file big.bin 100000000
+
+# A 50 MB sparse file with a few bytes in the middle.
+truncate -s 50M sparse.img
+printf 'kho was here' | dd of=sparse.img bs=1 seek=$((25 * MiB)) conv=notrunc status=none
+
+# 40 levels of directories.
+d=deep
+for i in $(seq -w 1 40); do d=$d/level$i; done
+mkdir -p "$d"
+printf 'at the bottom\n' >"$d/leaf.txt"
+
+# Names: spaces, a newline, Vietnamese diacritics, odd characters, a 255-byte
+# name, and a name that is not valid UTF-8 (Latin-1 bytes).
+mkdir names
+printf 'space\n' >"names/with space.txt"
+printf 'newline\n' >"names/new"$'\n'"line.txt"
+printf 'Chúc mừng năm mới\n' >"names/Tết Nguyên Đán.txt"
+mkdir "names/hồ sơ"
+printf 'báo cáo\n' >"names/hồ sơ/báo cáo năm 2025.txt"
+printf 'dash\n' >"names/-leading dash.txt"
+printf 'quotes\n' >"names/quote\"s 'and' \\back\\slash * ? [x].txt"
+printf 'long\n' >"names/$(printf 'n%.0s' $(seq 1 251)).txt"
+printf 'latin1\n' >"names/latin1-"$'\xe9t\xe9'".txt"
+
+# Symlinks: dangling, to a directory, absolute (must never be followed).
+mkdir links
+ln -s does/not/exist links/dangling
+ln -s "../names/hồ sơ" links/to_dir
+ln -s /etc/hostname links/absolute
+
+# Three names for one inode.
+mkdir -p hard/inner
+printf 'shared content\n' >hard/a.txt
+ln hard/a.txt hard/b.txt
+ln hard/a.txt hard/inner/c.txt
+
+# A fifo.
+mkdir special
+mkfifo special/fifo
+
+# Modes and owners (owners need root; chown first: it clears setuid).
+mkdir modes
+printf '#!/bin/sh\n' >modes/setuid
+printf '#!/bin/sh\n' >modes/exec
+printf 'read only\n' >modes/readonly.txt
+mkdir modes/private_dir modes/sticky_dir modes/setgid_dir
+printf 'private\n' >modes/private_dir/inside.txt
+if ((IS_ROOT)); then
+  printf 'nobody can read me but root\n' >modes/none
+  printf 'owned\n' >modes/owned_by_uid_1234
+  chown 1234:5678 modes/owned_by_uid_1234 modes/setgid_dir
+  chown -h 4321:4321 links/dangling
+  chown 1234:5678 modes/setuid
+  chmod 0000 modes/none
+fi
+chmod 4755 modes/setuid
+chmod 0755 modes/exec
+chmod 0444 modes/readonly.txt
+chmod 0700 modes/private_dir
+chmod 1777 modes/sticky_dir
+chmod 2755 modes/setgid_dir
+
+# Empty directories.
+mkdir -p empty_dir empty_parent/empty_child
+
+# An extended attribute, where the filesystem has them.
+HAVE_XATTR=0
+printf 'xattr\n' >xattr.txt
+if setfattr -n user.kho -v 'giá trị' xattr.txt 2>/dev/null; then
+  HAVE_XATTR=1
+  setfattr -n user.kho.dir -v dir-value names
+else
+  echo "note: no user xattrs on this filesystem; xattr checks skipped"
+fi
+
+# Nanosecond mtimes on everything (directories last, deepest first), then a few
+# distinct ones.
+find "$SRC" -depth -exec touch -h -d '2024-01-02 03:04:05.123456789' {} +
+touch -h -d '1999-12-31 23:59:59.999999999' one_byte.txt
+touch -h -d '2010-05-05 05:05:05.5' links/dangling
+touch -h -d '2030-06-01 12:00:00.000000001' deep/level01
+cd "$TEST_DIR"
+
+SRC_SPARSE_ALLOC=$(allocated_bytes "$SRC/sparse.img")
+SPARSE_OK=1
+if ((SRC_SPARSE_ALLOC > 4 * MiB)); then
+  SPARSE_OK=0
+  echo "note: this filesystem does not keep holes ($SRC_SPARSE_ALLOC bytes allocated); sparse check skipped"
+fi
+
+step "init and backup"
+expect_exit 0 kho init
+expect_exit 0 kho backup "$SRC" --json
+SUMMARY=$(json_last_line "$OUT_FILE")
+for key in snapshot_id files_new files_changed files_unmodified dirs total_bytes data_added duration_s; do
+  json_get "$SUMMARY" "$key" >/dev/null || fail "backup --json has no '$key': $SUMMARY"
+done
+SNAP=$(json_get "$SUMMARY" snapshot_id)
+[[ $SNAP =~ ^[0-9a-f]{64}$ ]] || fail "snapshot_id is not 64 hex characters: $SNAP"
+SRC_BYTES=$(find "$SRC" -type f -links 1 -printf '%s\n' | awk '{s += $1} END {print s}')
+TOTAL=$(json_get "$SUMMARY" total_bytes)
+# Hardlinked files may or may not be counted once per name; everything else must be.
+((TOTAL >= SRC_BYTES)) || fail "backup total_bytes $TOTAL < $SRC_BYTES bytes in the source"
+
+step "restore everything and compare with rsync/find"
+R1=$TEST_DIR/restore-all
+expect_exit 0 kho restore latest --target "$R1"
+[[ -d $R1$SRC ]] || fail "restore did not recreate the absolute path $SRC under $R1"
+assert_trees_equal "$SRC" "$R1$SRC"
+
+step "sparse file keeps its holes"
+cmp "$SRC/sparse.img" "$R1$SRC/sparse.img"
+if ((SPARSE_OK)); then
+  # The few written bytes may sit in one chunk of up to 8 MiB that is written
+  # whole; the rest of the 50 MB must stay holes.
+  assert_sparse "$R1$SRC/sparse.img" $((9 * MiB))
+fi
+
+step "hardlinks restored as one inode with three names"
+read -r ino_a nl_a < <(stat -c '%i %h' "$R1$SRC/hard/a.txt")
+read -r ino_b nl_b < <(stat -c '%i %h' "$R1$SRC/hard/b.txt")
+read -r ino_c nl_c < <(stat -c '%i %h' "$R1$SRC/hard/inner/c.txt")
+[[ $ino_a == "$ino_b" && $ino_a == "$ino_c" ]] || fail "hardlinks restored as separate files ($ino_a $ino_b $ino_c)"
+[[ $nl_a == 3 && $nl_b == 3 && $nl_c == 3 ]] || fail "link counts are $nl_a $nl_b $nl_c, want 3"
+[[ $(stat -c %h "$SRC/hard/a.txt") == "$nl_a" ]] || fail "link count differs from the source"
+
+step "symlinks, fifo, modes"
+[[ -L $R1$SRC/links/dangling && ! -e $R1$SRC/links/dangling ]] || fail "dangling symlink not restored as such"
+[[ $(readlink "$R1$SRC/links/absolute") == /etc/hostname ]] || fail "absolute symlink target changed"
+[[ -p $R1$SRC/special/fifo ]] || fail "fifo not restored as a fifo"
+[[ $(stat -c %a "$R1$SRC/modes/setuid") == 4755 ]] || fail "setuid bit lost"
+if ((IS_ROOT)); then
+  [[ $(stat -c %a "$R1$SRC/modes/none") == 0 ]] || fail "mode 0000 not restored"
+  [[ $(stat -c %u:%g "$R1$SRC/modes/owned_by_uid_1234") == 1234:5678 ]] || fail "owner not restored"
+fi
+if ((HAVE_XATTR)); then
+  [[ $(getfattr --only-values -n user.kho "$R1$SRC/xattr.txt") == 'giá trị' ]] || fail "xattr not restored"
+fi
+
+step "restore --verify (by full ID) succeeds"
+R2=$TEST_DIR/restore-verify
+expect_exit 0 kho restore "$SNAP" --target "$R2" --verify
+cmp "$SRC/big.bin" "$R2$SRC/big.bin"
+rm -rf "$R2"
+
+step "restore of a subtree only (SNAPSHOT:SUBPATH, by ID prefix)"
+# As in restic, the subtree's contents land directly in the target.
+R3=$TEST_DIR/restore-sub
+expect_exit 0 kho restore "${SNAP:0:12}:$SRC/names" --target "$R3"
+assert_trees_equal "$SRC/names" "$R3" --no-root
+[[ ! -e $R3$SRC && ! -e $R3/big.bin ]] || fail "restore of a subtree restored more than the subtree"
+
+step "restore --include '*.txt'"
+R4=$TEST_DIR/restore-include
+expect_exit 0 kho restore latest --target "$R4" --include '*.txt'
+python3 - "$SRC" "$R4$SRC" <<'EOF'
+import filecmp, fnmatch, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+def entries(root):
+    out = set()
+    for d, dirs, files in os.walk(root):
+        for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
+            out.add(os.path.relpath(os.path.join(d, name), root))
+    return out
+want = {p for p in entries(src) if fnmatch.fnmatchcase(os.path.basename(p), "*.txt")}
+got = entries(dst) if os.path.isdir(dst) else set()
+if got != want:
+    sys.exit("include '*.txt': missing %r, unexpected %r" % (sorted(want - got)[:10], sorted(got - want)[:10]))
+for p in want:
+    if not filecmp.cmp(os.path.join(src, p), os.path.join(dst, p), shallow=False):
+        sys.exit("include '*.txt': content differs: %r" % p)
+EOF
+
+step "restore --exclude '*.bin'"
+R5=$TEST_DIR/restore-exclude
+expect_exit 0 kho restore latest --target "$R5" --exclude '*.bin'
+[[ -z $(find "$R5" -name '*.bin') ]] || fail "excluded *.bin files were restored"
+diffs=$(rsync -rlptgoDHXn -c --delete --exclude='*.bin' --itemize-changes "$SRC/" "$R5$SRC/")
+[[ -z $diffs ]] || fail "restore with --exclude differs from the source:"$'\n'"$diffs"
