@@ -112,6 +112,8 @@ int run(int argc, char** argv) {
   app.add_flag("-v,--verbose", ctx.global.verbose, "Say more about what is done (repeat for more)");
   app.add_flag("--no-progress", ctx.global.no_progress, "Do not show progress on the terminal");
   app.add_option("--threads", ctx.global.threads, "Worker threads (default: one per core)");
+  app.add_option("--retry-lock", ctx.global.retry_lock,
+                 "If the repository is locked, retry for this long (e.g. 5m) before giving up (exit 11)");
   app.footer(
       "Password: KHO_PASSWORD, --password-file/KHO_PASSWORD_FILE, --password-command, or a prompt.\n"
       "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 backup incomplete, 4 verification failed,\n"
@@ -125,6 +127,10 @@ int run(int argc, char** argv) {
   register_cat(app, ctx);
   register_restore(app, ctx);
   register_check(app, ctx);
+  register_forget(app, ctx);
+  register_prune(app, ctx);
+  register_unlock(app, ctx);
+  register_key(app, ctx);
   register_version(app, ctx);
   register_help(app, ctx);
 

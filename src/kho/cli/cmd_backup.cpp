@@ -60,7 +60,9 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
   }
   if (options.paths.empty() && options.streams.empty())
     return fail(Errc::invalid_argument, "nothing to back up: give one or more paths, or --stdin-from CMD");
-  KHO_TRY_ASSIGN(auto repo, ctx.open_repository());
+  KHO_TRY_ASSIGN(auto repo, ctx.open_repository(false));
+  KHO_TRY_ASSIGN(auto lock, ctx.lock(*repo, false, "backup"));
+  KHO_TRY_STATUS(repo->load_index());
   if (!args.parent.empty()) {
     KHO_TRY_ASSIGN(auto parent, repo->find_snapshot(args.parent));
     options.parent = parent.id;

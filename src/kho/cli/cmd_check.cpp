@@ -16,6 +16,7 @@ Status run_check(Context& ctx, const CheckArgs& args) {
   options.threads = ctx.global.threads;
   KHO_TRY_STATUS(engine::validate_subset(args.subset));
   KHO_TRY_ASSIGN(auto repo, ctx.open_repository(false));
+  KHO_TRY_ASSIGN(auto lock, ctx.lock(*repo, false, "check"));
   engine::Progress progress;
   ProgressDisplay display(ctx, progress, "checked");
   auto result = engine::run_check(*repo, options, &progress);

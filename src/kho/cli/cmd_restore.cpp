@@ -20,7 +20,9 @@ Status run_restore(Context& ctx, const RestoreArgs& args) {
     subpath = spec.substr(colon + 1);
     spec = spec.substr(0, colon);
   }
-  KHO_TRY_ASSIGN(auto repo, ctx.open_repository());
+  KHO_TRY_ASSIGN(auto repo, ctx.open_repository(false));
+  KHO_TRY_ASSIGN(auto lock, ctx.lock(*repo, false, "restore"));
+  KHO_TRY_STATUS(repo->load_index());
   KHO_TRY_ASSIGN(auto snap, repo->find_snapshot(spec, args.filter.filter()));
   engine::RestoreOptions options;
   options.target = args.target;

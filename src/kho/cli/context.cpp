@@ -83,6 +83,16 @@ Result<std::unique_ptr<repo::Repository>> Context::open_repository(bool load_ind
   return repo;
 }
 
+Result<std::unique_ptr<repo::Lock>> Context::lock(repo::Repository& repo, bool exclusive,
+                                                  const std::string& command) const {
+  double wait = 0;
+  if (!global.retry_lock.empty()) {
+    KHO_TRY_ASSIGN(wait, parse_duration(global.retry_lock));
+  }
+  verbose("taking {} lock", exclusive ? "an exclusive" : "a shared");
+  return repo::Lock::acquire(repo, exclusive, command, wait);
+}
+
 void Context::print_json(const nlohmann::ordered_json& j) const { fmt::print("{}\n", j.dump()); }
 
 bool Context::show_progress() const {

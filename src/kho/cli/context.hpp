@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kho/engine/progress.hpp"
+#include "kho/repo/lock.hpp"
 #include "kho/repo/repository.hpp"
 
 namespace kho::cli {
@@ -24,6 +25,7 @@ struct GlobalOptions {
   int verbose = 0;
   bool no_progress = false;
   unsigned threads = 0;
+  std::string retry_lock;  // duration to wait for a lock, e.g. "10m"
 };
 
 class Context {
@@ -41,6 +43,10 @@ public:
   Result<std::unique_ptr<backend::Backend>> open_backend() const;
   // Opens the repository named by -r/KHO_REPOSITORY with the password.
   Result<std::unique_ptr<repo::Repository>> open_repository(bool load_index = true) const;
+
+  // Takes a shared or exclusive lock on the repository for `command`,
+  // waiting as long as --retry-lock says.
+  Result<std::unique_ptr<repo::Lock>> lock(repo::Repository& repo, bool exclusive, const std::string& command) const;
 
   // Human output on stdout (suppressed by --json and -q for informational lines).
   template <typename... Args>
@@ -103,6 +109,10 @@ void register_ls(CLI::App& app, Context& ctx);
 void register_cat(CLI::App& app, Context& ctx);
 void register_restore(CLI::App& app, Context& ctx);
 void register_check(CLI::App& app, Context& ctx);
+void register_forget(CLI::App& app, Context& ctx);
+void register_prune(CLI::App& app, Context& ctx);
+void register_unlock(CLI::App& app, Context& ctx);
+void register_key(CLI::App& app, Context& ctx);
 
 // A simple aligned text table.
 class Table {

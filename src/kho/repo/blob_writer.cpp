@@ -57,6 +57,7 @@ Status BlobWriter::write_index_locked() {
     m_unindexed = std::move(file.packs);
     return tl::unexpected(id.error());
   }
+  m_written_indexes.push_back(*id);
   return {};
 }
 
@@ -71,6 +72,11 @@ Status BlobWriter::flush() {
   }
   std::lock_guard lock(m_index_mutex);
   return write_index_locked();
+}
+
+std::vector<Id> BlobWriter::written_indexes() const {
+  std::lock_guard lock(m_index_mutex);
+  return m_written_indexes;
 }
 
 BlobWriterStats BlobWriter::stats() const {

@@ -39,6 +39,8 @@ public:
   Status flush();
 
   BlobWriterStats stats() const;
+  // Index files this writer has written so far.
+  std::vector<Id> written_indexes() const;
 
 private:
   Status upload(PackWriter&& pack);
@@ -47,8 +49,9 @@ private:
   Repository& m_repo;
   mutable std::mutex m_mutex;
   PackWriter m_packs[2];  // by BlobType
-  std::mutex m_index_mutex;
+  mutable std::mutex m_index_mutex;
   std::vector<IndexPack> m_unindexed;
+  std::vector<Id> m_written_indexes;
   BlobWriterStats m_stats;
 };
 

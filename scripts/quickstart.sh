@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command on a fresh Debian 12 machine: installs what is missing, builds kho,
+# and runs it on the bundled example (init, backup, snapshots, restore, check).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/build.sh -DKHO_BUILD_TESTS=OFF
+KHO=./build/kho scripts/run-example.sh

@@ -1,0 +1,289 @@
+// Round trips and truncation handling of the repository's encodings.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "kho/crypto/crypto.hpp"
+#include "kho/repo/config.hpp"
+#include "kho/repo/index.hpp"
+#include "kho/repo/keys.hpp"
+#include "kho/repo/pack.hpp"
+#include "kho/repo/sealed_object.hpp"
+#include "kho/repo/snapshot.hpp"
+#include "kho/repo/tree.hpp"
+
+using namespace kho;
+using namespace kho::repo;
+
+namespace {
+
+Id make_id(std::uint8_t seed) {
+  Id id;
+  for (std::size_t i = 0; i < Id::k_size; ++i) id.bytes[i] = static_cast<std::uint8_t>(seed * 31 + i);
+  return id;
+}
+
+Bytes random_bytes(std::size_t n) {
+  Bytes b(n);
+  crypto::random_bytes(b);
+  return b;
+}
+
+Tree sample_tree() {
+  Tree t;
+  Node dir;
+  dir.name = "docs";
+  dir.type = FileType::dir;
+  dir.mode = 0755;
+  dir.subtree = make_id(1);
+  dir.mtime_ns = 1700000000123456789;
+  Node file;
+  file.name = "hồ sơ Tết.txt";
+  file.type = FileType::file;
+  file.mode = 04755;
+  file.uid = 1000;
+  file.gid = 1000;
+  file.user = "kho";
+  file.group = "kho";
+  file.size = 3 * 1024 * 1024;
+  file.mtime_ns = -5;  // before 1970
+  file.ctime_ns = 1700000000000000001;
+  file.inode = 1234567;
+  file.device = 2049;
+  file.nlink = 3;
+  file.content = {make_id(2), make_id(3), make_id(2)};
+  file.xattrs = {{"user.kho", Bytes{'v', 0, 'x'}}};
+  Node link;
+  link.name = "link";
+  link.type = FileType::symlink;
+  link.mode = 0777;
+  link.link_target = "../nowhere";
+  t.nodes = {dir, file, link};
+  std::sort(t.nodes.begin(), t.nodes.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("A tree survives encoding and decoding unchanged") {
+  Tree t = sample_tree();
+  Bytes enc = t.encode();
+  auto dec = Tree::decode(enc, "tree");
+  REQUIRE(dec);
+  REQUIRE(dec->nodes == t.nodes);
+  REQUIRE(dec->encode() == enc);  // deterministic
+}
+
+TEST_CASE("Every truncation of a tree is rejected cleanly") {
+  Bytes enc = sample_tree().encode();
+  for (std::size_t n = 0; n < enc.size(); ++n) {
+    auto dec = Tree::decode(ByteSpan(enc.data(), n), "tree");
+    REQUIRE_FALSE(dec);
+    REQUIRE(dec.error().code() == Errc::corruption);
+  }
+}
+
+TEST_CASE("Trees naming paths outside their directory are rejected") {
+  for (std::string bad : {"..", ".", "a/b", "/etc", std::string("a\0b", 3), ""}) {
+    Tree t;
+    Node n;
+    n.name = bad;
+    n.type = FileType::file;
+    t.nodes = {n};
+    auto dec = Tree::decode(t.encode(), "tree");
+    REQUIRE_FALSE(dec);
+  }
+  // Duplicate and unsorted names too.
+  Tree t;
+  Node a;
+  a.name = "b";
+  Node b;
+  b.name = "a";
+  t.nodes = {a, b};
+  REQUIRE_FALSE(Tree::decode(t.encode(), "tree"));
+  t.nodes = {b, b};
+  REQUIRE_FALSE(Tree::decode(t.encode(), "tree"));
+}
+
+TEST_CASE("A pack's header lists its blobs and authenticates them") {
+  crypto::init();
+  MasterKeys keys = MasterKeys::generate();
+  RepoConfig config;
+  PackWriter w;
+  std::vector<Bytes> raws = {random_bytes(1000), Bytes(50000, 'a'), random_bytes(10)};
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    Id id = crypto::keyed_hash(keys.id, raws[i]);
+    w.add(seal_blob(keys, config, i == 2 ? BlobType::tree : BlobType::data, id, raws[i]));
+  }
+  Id pack_id;
+  Bytes pack = w.finish(keys, pack_id);
+  REQUIRE(pack_id == crypto::sha256(pack));
+  auto blobs = parse_pack_header(keys, pack, pack.size(), "pack");
+  REQUIRE(blobs);
+  REQUIRE(blobs->size() == 3);
+  REQUIRE((*blobs)[1].compression == 1);  // the compressible one
+  REQUIRE((*blobs)[1].stored_length < 50000);
+  REQUIRE((*blobs)[0].compression == 0);  // random data does not shrink
+  for (std::size_t i = 0; i < raws.size(); ++i) {
+    const auto& b = (*blobs)[i];
+    auto raw = open_blob(keys, b, ByteSpan(pack.data() + b.offset, b.stored_length), "blob");
+    REQUIRE(raw);
+    REQUIRE(*raw == raws[i]);
+  }
+  SECTION("a flipped byte in a blob is detected") {
+    const auto& b = (*blobs)[1];
+    Bytes copy = pack;
+    copy[b.offset + 30] ^= 1;
+    REQUIRE_FALSE(open_blob(keys, b, ByteSpan(copy.data() + b.offset, b.stored_length), "blob"));
+  }
+  SECTION("a blob passed off under another ID is detected") {
+    PackedBlob b = (*blobs)[0];
+    b.id = make_id(9);
+    REQUIRE_FALSE(open_blob(keys, b, ByteSpan(pack.data() + b.offset, b.stored_length), "blob"));
+  }
+  SECTION("every truncation of the pack is rejected") {
+    for (std::size_t n = 0; n < pack.size(); n += 97) {
+      ByteSpan tail(pack.data(), n);
+      REQUIRE_FALSE(parse_pack_header(keys, tail, n, "pack"));
+    }
+  }
+  SECTION("another key cannot read the header") {
+    MasterKeys other = MasterKeys::generate();
+    REQUIRE_FALSE(parse_pack_header(other, pack, pack.size(), "pack"));
+  }
+}
+
+TEST_CASE("Padmé padding hides exact sizes and still round-trips") {
+  crypto::init();
+  REQUIRE(padme_length(0) == 0);
+  REQUIRE(padme_length(1000) >= 1000);
+  REQUIRE(padme_length(1000000) - 1000000 < 1000000 / 10);
+  MasterKeys keys = MasterKeys::generate();
+  RepoConfig config;
+  config.padding = Padding::padme;
+  config.compression_level = 0;
+  Bytes raw = random_bytes(100003);
+  Id id = crypto::keyed_hash(keys.id, raw);
+  SealedBlob s = seal_blob(keys, config, BlobType::data, id, raw);
+  REQUIRE(s.bytes.size() - crypto::k_seal_overhead == padme_length(raw.size()));
+  PackedBlob b{BlobType::data, s.compression, 0, static_cast<std::uint32_t>(s.bytes.size()), s.raw_length, id};
+  auto back = open_blob(keys, b, s.bytes, "blob");
+  REQUIRE(back);
+  REQUIRE(*back == raw);
+}
+
+TEST_CASE("Index files round-trip and reject every truncation") {
+  IndexFile f;
+  f.superseded = {make_id(7)};
+  IndexPack p;
+  p.pack_id = make_id(4);
+  p.blobs = {{BlobType::data, 1, 0, 100, 200, make_id(5)}, {BlobType::tree, 0, 100, 60, 20, make_id(6)}};
+  f.packs = {p};
+  Bytes enc = f.encode();
+  auto dec = IndexFile::decode(enc, "index");
+  REQUIRE(dec);
+  REQUIRE(dec->superseded == f.superseded);
+  REQUIRE(dec->packs.size() == 1);
+  REQUIRE(dec->packs[0].blobs.size() == 2);
+  REQUIRE(dec->packs[0].blobs[1].id == make_id(6));
+  REQUIRE(dec->packs[0].blobs[1].type == BlobType::tree);
+  for (std::size_t n = 0; n < enc.size(); ++n) REQUIRE_FALSE(IndexFile::decode(ByteSpan(enc.data(), n), "index"));
+}
+
+TEST_CASE("The master index finds blobs by type and ID and dedups claims") {
+  MasterIndex idx;
+  std::vector<PackedBlob> blobs;
+  for (std::uint8_t i = 0; i < 200; ++i) blobs.push_back({BlobType::data, 0, i * 100u, 100, 90, make_id(i)});
+  idx.add_pack(make_id(250), blobs);
+  REQUIRE(idx.has(BlobType::data, make_id(17)));
+  REQUIRE_FALSE(idx.has(BlobType::tree, make_id(17)));
+  idx.merge();
+  auto loc = idx.find(BlobType::data, make_id(42));
+  REQUIRE(loc);
+  REQUIRE(loc->pack_id == make_id(250));
+  REQUIRE(loc->blob.offset == 4200);
+  REQUIRE(loc->blob.raw_length == 90);
+  REQUIRE_FALSE(idx.claim(BlobType::data, make_id(42)));  // already stored
+  REQUIRE(idx.claim(BlobType::data, make_id(201)));
+  REQUIRE_FALSE(idx.claim(BlobType::data, make_id(201)));  // claimed once only
+  REQUIRE(idx.claim(BlobType::tree, make_id(201)));        // other type, other blob
+  REQUIRE(idx.blob_count() == 200);
+}
+
+TEST_CASE("Sealed objects are bound to their type and key") {
+  crypto::init();
+  MasterKeys keys = MasterKeys::generate();
+  std::string text = R"({"hello": "xin chào"})";
+  Bytes sealed = seal_object(keys, backend::ObjectType::snapshot, as_bytes(text), true);
+  auto back = open_object(keys, backend::ObjectType::snapshot, sealed, "snapshot");
+  REQUIRE(back);
+  REQUIRE(as_string_view(*back) == text);
+  REQUIRE_FALSE(open_object(keys, backend::ObjectType::index, sealed, "x"));
+  REQUIRE_FALSE(open_object(MasterKeys::generate(), backend::ObjectType::snapshot, sealed, "x"));
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    Bytes copy = sealed;
+    copy[i] ^= 0x40;
+    REQUIRE_FALSE(open_object(keys, backend::ObjectType::snapshot, copy, "x"));
+  }
+  for (std::size_t n = 0; n < sealed.size(); ++n)
+    REQUIRE_FALSE(open_object(keys, backend::ObjectType::snapshot, ByteSpan(sealed.data(), n), "x"));
+}
+
+TEST_CASE("Key files open with the right password only") {
+  crypto::init();
+  setenv("KHO_KDF_FAST", "1", 1);
+  MasterKeys keys = MasterKeys::generate();
+  auto file = make_key_file(keys, SecretString("correct horse"), crypto::default_kdf_params());
+  REQUIRE(file);
+  auto opened = open_key_file(*file, SecretString("correct horse"), "key");
+  REQUIRE(opened);
+  REQUIRE(opened->encryption.span().size() == 32);
+  REQUIRE(std::equal(opened->id.span().begin(), opened->id.span().end(), keys.id.span().begin()));
+  auto wrong = open_key_file(*file, SecretString("wrong"), "key");
+  REQUIRE_FALSE(wrong);
+  REQUIRE(wrong.error().code() == Errc::wrong_password);
+  std::string text(file->begin(), file->end());
+  auto pos = text.find("\"memlimit\": ");
+  REQUIRE(pos != std::string::npos);
+  text.replace(pos, 12, "\"memlimit\": 99999999999");  // a hostile KDF cost is refused, not attempted
+  auto hostile = open_key_file(as_bytes(text), SecretString("correct horse"), "key");
+  REQUIRE_FALSE(hostile);
+  REQUIRE(hostile.error().code() == Errc::corruption);
+}
+
+TEST_CASE("Snapshots round-trip through JSON") {
+  Snapshot s;
+  s.time = 1767225600123456789;
+  s.tree = make_id(3);
+  s.paths = {"/srv/portal", "/etc/nginx"};
+  s.host = "portal-01";
+  s.tags = {"nightly", "tết"};
+  s.parent = make_id(4);
+  s.incomplete = true;
+  s.errors = {{"/srv/portal/locked.txt", "permission denied"}};
+  s.summary.files_new = 3;
+  s.summary.data_added = 12345;
+  auto back = Snapshot::from_json(as_bytes(s.to_json()), "snapshot");
+  REQUIRE(back);
+  REQUIRE(back->time == s.time);
+  REQUIRE(back->tree == s.tree);
+  REQUIRE(back->paths == s.paths);
+  REQUIRE(back->tags == s.tags);
+  REQUIRE(back->parent == s.parent);
+  REQUIRE(back->incomplete);
+  REQUIRE(back->errors.size() == 1);
+  REQUIRE(back->summary.data_added == 12345);
+  REQUIRE_FALSE(Snapshot::from_json(as_bytes(std::string("{\"version\":1}")), "snapshot"));
+}
+
+TEST_CASE("The config round-trips and rejects out-of-range parameters") {
+  RepoConfig c;
+  c.id = make_id(1);
+  auto back = RepoConfig::from_json(as_bytes(c.to_json()), "config");
+  REQUIRE(back);
+  REQUIRE(back->id == c.id);
+  REQUIRE(back->chunker.avg_size == c.chunker.avg_size);
+  std::string bad = c.to_json();
+  bad.replace(bad.find("\"avg_size\": 1048576"), 19, "\"avg_size\": 1000000");
+  REQUIRE_FALSE(RepoConfig::from_json(as_bytes(bad), "config"));
+}
