@@ -92,7 +92,7 @@ kho() {
   timeout -k 10 "${KHO_E2E_TIMEOUT:-600}" "$KHO" "$@"
 }
 
-# Prints the first KiB-ish of a captured output file, for failure messages.
+# Prints the start (8000 bytes) of a captured output file, for failure messages.
 _show() {
   local label=$1 file=$2
   echo "--- $label ($(wc -c <"$file") bytes) ---" >&2

@@ -168,7 +168,7 @@ if ((IS_ROOT)); then
   [[ $(stat -c %u:%g "$R1$SRC/modes/owned_by_uid_1234") == 1234:5678 ]] || fail "owner not restored"
 fi
 if ((HAVE_XATTR)); then
-  [[ $(getfattr --only-values -n user.kho "$R1$SRC/xattr.txt") == 'giá trị' ]] || fail "xattr not restored"
+  [[ $(getfattr --absolute-names --only-values -n user.kho "$R1$SRC/xattr.txt") == 'giá trị' ]] || fail "xattr not restored"
 fi
 
 step "restore --verify (by full ID) succeeds"

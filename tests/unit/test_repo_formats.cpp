@@ -84,7 +84,8 @@ TEST_CASE("Every truncation of a tree is rejected cleanly") {
 }
 
 TEST_CASE("Trees naming paths outside their directory are rejected") {
-  for (std::string bad : {"..", ".", "a/b", "/etc", std::string("a\0b", 3), ""}) {
+  const std::vector<std::string> bad_names = {"..", ".", "a/b", "/etc", std::string("a\0b", 3), ""};
+  for (const auto& bad : bad_names) {
     Tree t;
     Node n;
     n.name = bad;

@@ -27,26 +27,30 @@ using GearTable = std::array<std::uint64_t, 256>;
 
 // Gear table derived from the repository's secret chunker seed (32 bytes):
 // entry i = first 8 bytes (little endian) of BLAKE2b-256 keyed with the seed over
-// "kho-gear" || u32le(i).
+// "kho-gear" || u32le(i). REQUIRES: 16 <= seed.size() <= 64 (aborts otherwise).
 GearTable derive_gear(ByteSpan seed);
 
 // Finds cut points in a buffer. Stateless between calls: the caller keeps
-// unconsumed bytes and calls again with more data appended.
+// unconsumed bytes and calls again with more data appended. A cut depends only on
+// the bytes before it, so feeding a stream in pieces gives the same cuts as one
+// whole buffer. Immutable after construction: one Chunker may serve many threads.
 class Chunker {
 public:
+  // REQUIRES: validate(params) succeeds. Keeps its own copy of `gear`.
   Chunker(const Params& params, const GearTable& gear);
 
   // Length of the first chunk of `data`. When `at_eof` is false and no cut point
   // is found before the end of `data` (and data.size() < max_size), returns 0:
   // the caller must supply more bytes. When `at_eof` is true, returns a length in
-  // (0, data.size()] for non-empty data.
+  // (0, data.size()] for non-empty data (0 for empty data). Content-defined cuts
+  // are in (min_size, max_size]; a chunk with no cut point is max_size long.
   std::size_t next_cut(ByteSpan data, bool at_eof) const;
 
   const Params& params() const { return m_params; }
 
 private:
   Params m_params;
-  const GearTable& m_gear;
+  GearTable m_gear;  // a copy (2 KiB): no lifetime coupling to the caller's table
   std::uint64_t m_mask_small;
   std::uint64_t m_mask_large;
 };

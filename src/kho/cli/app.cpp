@@ -90,6 +90,12 @@ void register_help(CLI::App& app, Context& ctx) {
   });
 }
 
+void limit_option_args(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options())
+    if (!opt->get_positional()) opt->allow_extra_args(false);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) limit_option_args(*sub);
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -131,8 +137,15 @@ int run(int argc, char** argv) {
   register_prune(app, ctx);
   register_unlock(app, ctx);
   register_key(app, ctx);
+  register_diff(app, ctx);
+  register_find(app, ctx);
+  register_stats(app, ctx);
   register_version(app, ctx);
   register_help(app, ctx);
+
+  // An option given several times takes one value each time; otherwise CLI11's
+  // list options would swallow the positional arguments after them.
+  limit_option_args(app);
 
   try {
     app.parse(argc, argv);

@@ -113,6 +113,9 @@ void register_forget(CLI::App& app, Context& ctx);
 void register_prune(CLI::App& app, Context& ctx);
 void register_unlock(CLI::App& app, Context& ctx);
 void register_key(CLI::App& app, Context& ctx);
+void register_diff(CLI::App& app, Context& ctx);
+void register_find(CLI::App& app, Context& ctx);
+void register_stats(CLI::App& app, Context& ctx);
 
 // A simple aligned text table.
 class Table {

@@ -1,4 +1,7 @@
 // zstd compression of blobs.
+//
+// Frames carry their content size but no checksum: blobs are compressed and then
+// sealed, so the AEAD tag already detects any change to the frame.
 #pragma once
 
 #include "kho/util/bytes.hpp"
@@ -11,7 +14,8 @@ void compress_append(ByteSpan data, int level, Bytes& out);
 
 // Decompresses one zstd frame at the start of `frame` (trailing bytes after the
 // frame, such as padding, are ignored). Fails with Errc::corruption when the frame
-// is invalid or its content size differs from `expected_size`.
+// is invalid or its content size differs from `expected_size`; a frame header that
+// declares another size is refused before anything is allocated. Thread-safe.
 Result<Bytes> decompress(ByteSpan frame, std::size_t expected_size, const std::string& what);
 
 }  // namespace kho::compress

@@ -27,16 +27,18 @@ void init();
 void random_bytes(std::span<std::uint8_t> out);
 
 // Encrypts and authenticates `plain` (with `ad` authenticated but not encrypted).
-// REQUIRES: key.size() == k_key_size.
+// REQUIRES: key.size() == k_key_size (aborts otherwise, as for open()).
 Bytes seal(const SecretBytes& key, ByteSpan plain, ByteSpan ad);
-// Appends sealed bytes to `out` instead of returning a new buffer.
+// Appends sealed bytes (plain.size() + k_seal_overhead) to `out` instead of
+// returning a new buffer: one resize, no intermediate copy.
+// REQUIRES: `plain` and `ad` do not point into `out` (the resize may move it).
 void seal_append(const SecretBytes& key, ByteSpan plain, ByteSpan ad, Bytes& out);
 
 // Decrypts `sealed`; fails with Errc::corruption (message names `what`) when the
 // bytes are too short or were modified, or `ad` differs from the one sealed with.
 Result<Bytes> open(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what);
 
-// BLAKE2b-256 of `data` keyed with `key` (32 bytes).
+// BLAKE2b-256 of `data` keyed with `key` (32 bytes; aborts unless 16 to 64).
 Id keyed_hash(const SecretBytes& key, ByteSpan data);
 
 // SHA-256 of `data`.
@@ -50,6 +52,7 @@ public:
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
   void update(ByteSpan data);
+  // The digest of everything passed to update(). Call once; the object is spent.
   Id finish();
 
 private:

@@ -49,6 +49,12 @@ struct Counters {
 
 using PendingNode = std::variant<Node, std::future<Result<Node>>>;
 
+// Errors of reading a source file (it vanished, is unreadable): the file is left
+// out of the snapshot; anything else (the repository failing) stops the backup.
+bool is_source_error(const Error& e) {
+  return e.code() == Errc::io || e.code() == Errc::permission || e.code() == Errc::not_found;
+}
+
 std::string join_path(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
 }
@@ -112,7 +118,7 @@ private:
   Result<Node> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
   std::optional<PendingNode> process_entry(const std::string& name, const std::string& path, const Node* parent,
                                            std::uint64_t root_device);
-  Result<Id> save_tree(std::vector<PendingNode>& pending, const std::string& dir_path);
+  Result<Id> save_tree(std::vector<PendingNode>& pending);
   Result<Node> save_virtual(const std::string& name, VirtualDir& dir, const Node* parent);
   Result<Tree> load_parent_tree(const Node* parent);
   bool unchanged(const Node* parent, const FileInfo& info) const;
@@ -156,7 +162,8 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
     ByteSpan chunk = window.subspan(0, cut);
     Id id = m_repo.hash_blob(chunk);
-    KHO_TRY_STATUS(m_writer.save(BlobType::data, id, chunk));
+    if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved)
+      return fail(Errc::failed, "cannot store data in the repository: " + saved.error().message());
     ids.push_back(id);
     start += cut;
     total += cut;
@@ -251,7 +258,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
       if (m_opt.one_file_system && root_device != 0 && info->device != root_device) {
         // A mount point: keep the directory itself, not the filesystem below it.
         std::vector<PendingNode> none;
-        auto id = save_tree(none, path);
+        auto id = save_tree(none);
         if (!id) {
           record_error(path, id.error());
           return std::nullopt;
@@ -281,8 +288,14 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
         return PendingNode(std::move(node));
       }
       (pnode ? m_count.files_changed : m_count.files_new)++;
-      return PendingNode(m_pool.submit([this, path, node = std::move(node)]() mutable {
-        return store_file(path, std::move(node));
+      return PendingNode(m_pool.submit([this, path, node = std::move(node)]() mutable -> Result<Node> {
+        auto stored = store_file(path, std::move(node));
+        if (!stored && is_source_error(stored.error())) {
+          // The file is left out and named in the snapshot's errors.
+          record_error(path, stored.error());
+          return fail(Errc::incomplete, path);
+        }
+        return stored;
       }));
     }
     case FileType::symlink: {
@@ -299,7 +312,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
   }
 }
 
-Result<Id> Backup::save_tree(std::vector<PendingNode>& pending, const std::string& dir_path) {
+Result<Id> Backup::save_tree(std::vector<PendingNode>& pending) {
   Tree tree;
   tree.nodes.reserve(pending.size());
   for (auto& p : pending) {
@@ -309,12 +322,8 @@ Result<Id> Backup::save_tree(std::vector<PendingNode>& pending, const std::strin
     }
     auto result = std::get<1>(p).get();
     if (!result) {
-      if (result.error().code() == Errc::interrupted) return tl::unexpected(result.error());
-      if (result.error().code() != Errc::io && result.error().code() != Errc::permission &&
-          result.error().code() != Errc::not_found)
-        return tl::unexpected(result.error());  // repository trouble: the whole backup fails
-      record_error(dir_path, result.error());
-      continue;
+      if (result.error().code() == Errc::incomplete) continue;  // already recorded
+      return tl::unexpected(result.error());  // repository trouble or interruption: the backup fails
     }
     tree.nodes.push_back(std::move(*result));
   }
@@ -338,7 +347,7 @@ Result<Node> Backup::save_dir(const std::string& path, Node node, const Node* pa
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     if (entry) pending.push_back(std::move(*entry));
   }
-  KHO_TRY_ASSIGN(Id id, save_tree(pending, path));
+  KHO_TRY_ASSIGN(Id id, save_tree(pending));
   m_count.dirs++;
   if (!parent || !parent->subtree) m_count.dirs_new++;
   else if (*parent->subtree == id) m_count.dirs_unmodified++;
@@ -381,7 +390,7 @@ Result<Node> Backup::save_virtual(const std::string& name, VirtualDir& dir, cons
       pending.emplace_back(std::move(sub));
     }
   }
-  KHO_TRY_ASSIGN(Id id, save_tree(pending, dir.real_path));
+  KHO_TRY_ASSIGN(Id id, save_tree(pending));
   node.subtree = id;
   return node;
 }

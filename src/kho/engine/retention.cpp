@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <ctime>
 #include <map>
-#include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace kho::engine {
 

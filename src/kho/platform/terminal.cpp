@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -29,8 +31,10 @@ extern "C" void note_signal(int sig) { g_caught_signal = sig; }
 
 constexpr std::array<int, 4> k_signals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
-// Catches the terminating signals (without SA_RESTART, so a blocked read returns
-// EINTR) and puts the previous handlers back when destroyed.
+// Catches the terminating signals and blocks them except while waiting in
+// ppoll(), so one that arrives just before we wait is not lost. Destruction
+// unblocks them (a pending one reaches note_signal) and then puts the previous
+// handlers back.
 class SignalCatcher {
 public:
   SignalCatcher() {
@@ -38,16 +42,26 @@ public:
     struct sigaction sa {};
     sa.sa_handler = note_signal;
     sigemptyset(&sa.sa_mask);
-    for (std::size_t i = 0; i < k_signals.size(); ++i) ::sigaction(k_signals[i], &sa, &m_old[i]);
+    sigset_t block;
+    sigemptyset(&block);
+    for (std::size_t i = 0; i < k_signals.size(); ++i) {
+      ::sigaction(k_signals[i], &sa, &m_old[i]);
+      sigaddset(&block, k_signals[i]);
+    }
+    ::pthread_sigmask(SIG_BLOCK, &block, &m_old_mask);
   }
   ~SignalCatcher() {
+    ::pthread_sigmask(SIG_SETMASK, &m_old_mask, nullptr);
     for (std::size_t i = 0; i < k_signals.size(); ++i) ::sigaction(k_signals[i], &m_old[i], nullptr);
   }
   SignalCatcher(const SignalCatcher&) = delete;
   SignalCatcher& operator=(const SignalCatcher&) = delete;
+  // The mask to wait with: the caller's, in which our signals are deliverable.
+  const sigset_t* wait_mask() const { return &m_old_mask; }
 
 private:
   std::array<struct sigaction, k_signals.size()> m_old{};
+  sigset_t m_old_mask{};
 };
 
 // Turns echo off and restores the saved settings when destroyed.
@@ -108,12 +122,18 @@ Result<SecretString> read_password(const std::string& prompt) {
     if (!quiet.ok()) return fail_errno("turning off echo on /dev/tty", errno);
     write_tty(tty->get(), prompt);
     for (;;) {
-      char c;
-      ssize_t n = ::read(tty->get(), &c, 1);
-      if (n < 0 && errno == EINTR) {
-        if (g_caught_signal != 0) break;
-        continue;
+      // Our signals are blocked except inside ppoll: a signal either interrupts
+      // the wait or is delivered there at once if it came earlier.
+      struct pollfd pfd = {tty->get(), POLLIN, 0};
+      int ready = ::ppoll(&pfd, 1, nullptr, catcher.wait_mask());
+      if (g_caught_signal != 0) break;
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        break;
       }
+      char c;
+      ssize_t n = ::read(tty->get(), &c, 1);  // canonical mode: a whole line is ready, so no blocking
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (n <= 0) break;
       if (c == '\n') {
         got_line = true;

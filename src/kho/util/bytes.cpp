@@ -90,6 +90,9 @@ Result<Bytes> from_base64(std::string_view text) {
       if (v[j] < 0) return fail(Errc::invalid_argument, "invalid base64 character");
     }
     std::uint32_t n = static_cast<std::uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+    // Bits that padding discards must be zero, so each byte string has exactly one encoding.
+    if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0))
+      return fail(Errc::invalid_argument, "invalid base64: non-zero bits before the padding");
     out.push_back(static_cast<std::uint8_t>(n >> 16));
     if (pad < 2) out.push_back(static_cast<std::uint8_t>(n >> 8));
     if (pad < 1) out.push_back(static_cast<std::uint8_t>(n));

@@ -30,7 +30,8 @@ std::string to_hex(ByteSpan bytes);
 // Decodes lowercase or uppercase hex; fails on odd length or a non-hex character.
 Result<Bytes> from_hex(std::string_view hex);
 
-// Standard base64 with padding.
+// Standard base64 with padding. Decoding is strict: it fails (invalid_argument) on
+// a bad length or character, misplaced padding, or non-zero bits before padding.
 std::string to_base64(ByteSpan bytes);
 Result<Bytes> from_base64(std::string_view text);
 

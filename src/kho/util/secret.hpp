@@ -47,21 +47,35 @@ private:
   std::vector<std::uint8_t> m_data;
 };
 
+// Wipes the whole capacity, not just size(): a moved-from or reassigned short
+// string keeps its old characters in the inline (small-string) buffer.
 class SecretString {
 public:
   SecretString() = default;
-  explicit SecretString(std::string s) : m_value(std::move(s)) {}
+  explicit SecretString(std::string s) : m_value(std::move(s)) { secure_wipe(s.data(), s.capacity()); }
   SecretString(const SecretString&) = default;
-  SecretString& operator=(const SecretString&) = default;
-  SecretString(SecretString&&) noexcept = default;
-  SecretString& operator=(SecretString&&) noexcept = default;
-  ~SecretString() {
-    if (!m_value.empty()) secure_wipe(m_value.data(), m_value.size());
+  SecretString& operator=(const SecretString& other) {
+    if (this != &other) {
+      wipe();
+      m_value = other.m_value;
+    }
+    return *this;
   }
+  SecretString(SecretString&& other) noexcept : m_value(std::move(other.m_value)) { other.wipe(); }
+  SecretString& operator=(SecretString&& other) noexcept {
+    if (this != &other) {
+      wipe();
+      m_value = std::move(other.m_value);
+      other.wipe();
+    }
+    return *this;
+  }
+  ~SecretString() { wipe(); }
   const std::string& value() const { return m_value; }
   bool empty() const { return m_value.empty(); }
 
 private:
+  void wipe() { secure_wipe(m_value.data(), m_value.capacity()); }
   std::string m_value;
 };
 

@@ -248,9 +248,8 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
 
   TempFile temp(path.string() + std::string(k_temp_marker) + random_suffix());
   auto fd = open_fd(temp.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (!fd && fd.error().code() == Errc::not_found) {
+  if (!fd && fd.error().code() == Errc::not_found && is_dir(m_root) && handle.type != ObjectType::config) {
     // A directory of the layout is missing (an older or hand-copied repository).
-    if (!is_dir(m_root)) return repo_missing(m_root);
     KHO_TRY_STATUS(make_dir(m_root / type_dir(handle.type)));
     if (handle.type == ObjectType::data) KHO_TRY_STATUS(make_dir(dir));
     fd = open_fd(temp.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);

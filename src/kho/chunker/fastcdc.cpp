@@ -1,0 +1,109 @@
+#include "kho/chunker/fastcdc.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+
+namespace kho::chunker {
+
+namespace {
+
+// `bits` one-bits in the most significant positions. With a left-shifting gear
+// hash, bit j of the hash mixes the last j+1 bytes, so the top bits see the whole
+// 64-byte window and the low bits only the most recent bytes.
+constexpr std::uint64_t high_mask(unsigned bits) { return bits == 0 ? 0 : ~std::uint64_t{0} << (64 - bits); }
+
+// Rolls the gear hash over p[i, end) and returns the offset just past the first
+// byte at which (h & mask) == 0, or 0 when there is none. Unrolled by 8: the only
+// branches in the loop are the mask tests, which are almost never taken.
+inline std::size_t scan(const std::uint8_t* p, std::size_t i, std::size_t end, std::uint64_t& hash,
+                        std::uint64_t mask, const std::uint64_t* gear) {
+  std::uint64_t h = hash;
+#define KHO_GEAR_STEP(k)                 \
+  h = (h << 1) + gear[p[i + (k)]];       \
+  if ((h & mask) == 0) [[unlikely]] {    \
+    hash = h;                            \
+    return i + (k) + 1;                  \
+  }
+  for (; i + 8 <= end; i += 8) {
+    KHO_GEAR_STEP(0)
+    KHO_GEAR_STEP(1)
+    KHO_GEAR_STEP(2)
+    KHO_GEAR_STEP(3)
+    KHO_GEAR_STEP(4)
+    KHO_GEAR_STEP(5)
+    KHO_GEAR_STEP(6)
+    KHO_GEAR_STEP(7)
+  }
+  for (; i < end; ++i) {
+    KHO_GEAR_STEP(0)
+  }
+#undef KHO_GEAR_STEP
+  hash = h;
+  return 0;
+}
+
+}  // namespace
+
+Status validate(const Params& p) {
+  if (p.min_size < 64 || p.min_size >= p.avg_size || p.avg_size >= p.max_size || p.max_size > 64U * 1024 * 1024 ||
+      !std::has_single_bit(p.avg_size))
+    return failf(Errc::invalid_argument,
+                 "chunker sizes min={} avg={} max={} are invalid: need 64 <= min < avg < max <= 64 MiB and avg a "
+                 "power of two",
+                 p.min_size, p.avg_size, p.max_size);
+  return {};
+}
+
+GearTable derive_gear(ByteSpan seed) {
+  if (sodium_init() < 0 || seed.size() < crypto_generichash_KEYBYTES_MIN || seed.size() > crypto_generichash_KEYBYTES_MAX) {
+    std::fputs("kho: chunker seed must be 16 to 64 bytes\n", stderr);
+    std::abort();
+  }
+  GearTable gear{};
+  for (std::uint32_t i = 0; i < gear.size(); ++i) {
+    const std::uint8_t msg[12] = {'k', 'h', 'o', '-', 'g', 'e', 'a', 'r', static_cast<std::uint8_t>(i),
+                                  static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i >> 16),
+                                  static_cast<std::uint8_t>(i >> 24)};
+    std::uint8_t out[32];
+    // Cannot fail with valid sizes (checked above).
+    (void)crypto_generichash(out, sizeof out, msg, sizeof msg, seed.data(), seed.size());
+    std::uint64_t v = 0;
+    for (int b = 7; b >= 0; --b) v = v << 8 | out[b];
+    gear[i] = v;
+  }
+  return gear;
+}
+
+Chunker::Chunker(const Params& params, const GearTable& gear) : m_params(params), m_gear(gear) {
+  // Normalised chunking, level 2: two more mask bits before the average size
+  // (cuts there are 4x rarer), two fewer after it (4x likelier).
+  const auto bits = static_cast<unsigned>(std::countr_zero(params.avg_size));
+  m_mask_small = high_mask(std::min(bits + 2, 64U));
+  m_mask_large = high_mask(bits > 3 ? bits - 2 : 1);
+}
+
+std::size_t Chunker::next_cut(ByteSpan data, bool at_eof) const {
+  const std::size_t n = data.size();
+  if (n <= m_params.min_size) return at_eof ? n : 0;
+  const std::size_t limit = std::min<std::size_t>(n, m_params.max_size);
+  const std::size_t normal = std::min<std::size_t>(limit, m_params.avg_size);
+  const std::uint8_t* p = data.data();
+  const std::uint64_t* gear = m_gear.data();
+
+  // Cut points are not looked for in the first min_size bytes. The 64 bytes before
+  // min_size are hashed so that every candidate sees a full window: whether a
+  // position is a cut point then depends only on the 64 bytes ending there.
+  std::uint64_t h = 0;
+  for (std::size_t j = m_params.min_size >= 64 ? m_params.min_size - 64 : 0; j < m_params.min_size; ++j) h = (h << 1) + gear[p[j]];
+
+  if (std::size_t cut = scan(p, m_params.min_size, normal, h, m_mask_small, gear)) return cut;
+  if (std::size_t cut = scan(p, normal, limit, h, m_mask_large, gear)) return cut;
+  if (limit == m_params.max_size) return limit;  // no cut point: a max-sized chunk
+  return at_eof ? n : 0;                          // no cut yet: more bytes decide
+}
+
+}  // namespace kho::chunker

@@ -1,0 +1,154 @@
+#include "kho/crypto/crypto.hpp"
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <string_view>
+
+namespace kho::crypto {
+
+namespace {
+
+[[noreturn]] void die(const char* message) {
+  std::fprintf(stderr, "kho: %s\n", message);
+  std::abort();
+}
+
+// A wrong-sized key is a programming error, and reading 32 bytes from a shorter
+// buffer would be undefined behaviour: stop instead.
+void require_key(const SecretBytes& key, std::size_t min, std::size_t max, const char* what) {
+  if (key.size() < min || key.size() > max) die(what);
+}
+
+EVP_MD_CTX* md_ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
+
+}  // namespace
+
+void init() {
+  // A function-local static: after the first call this costs one load and branch.
+  static const bool initialised = [] {
+    if (sodium_init() < 0) die("cannot initialise libsodium");
+    return true;
+  }();
+  (void)initialised;
+}
+
+void random_bytes(std::span<std::uint8_t> out) {
+  init();
+  randombytes_buf(out.data(), out.size());
+}
+
+void seal_append(const SecretBytes& key, ByteSpan plain, ByteSpan ad, Bytes& out) {
+  init();
+  require_key(key, k_key_size, k_key_size, "seal: the encryption key must be 32 bytes");
+  const std::size_t start = out.size();
+  // One resize, then encrypt straight from `plain` into its final place.
+  out.resize(start + k_nonce_size + plain.size() + k_tag_size);
+  std::uint8_t* nonce = out.data() + start;
+  randombytes_buf(nonce, k_nonce_size);
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + k_nonce_size, &written, plain.data(), plain.size(),
+                                                 ad.data(), ad.size(), nullptr, nonce, key.data()) != 0 ||
+      written != plain.size() + k_tag_size)
+    die("seal: XChaCha20-Poly1305 encryption failed");
+}
+
+Bytes seal(const SecretBytes& key, ByteSpan plain, ByteSpan ad) {
+  Bytes out;
+  out.reserve(plain.size() + k_seal_overhead);
+  seal_append(key, plain, ad, out);
+  return out;
+}
+
+Result<Bytes> open(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what) {
+  init();
+  require_key(key, k_key_size, k_key_size, "open: the encryption key must be 32 bytes");
+  if (sealed.size() < k_seal_overhead)
+    return failf(Errc::corruption, "{} is too short ({} bytes) to be encrypted data", what, sealed.size());
+  Bytes plain(sealed.size() - k_seal_overhead);
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr, sealed.data() + k_nonce_size,
+                                                 sealed.size() - k_nonce_size, ad.data(), ad.size(), sealed.data(),
+                                                 key.data()) != 0)
+    return fail(Errc::corruption,
+                what + " failed authentication: it was modified or damaged, or was sealed with another key");
+  return plain;
+}
+
+Id keyed_hash(const SecretBytes& key, ByteSpan data) {
+  init();
+  require_key(key, crypto_generichash_KEYBYTES_MIN, crypto_generichash_KEYBYTES_MAX,
+              "keyed_hash: the key must be 16 to 64 bytes");
+  Id id;
+  if (crypto_generichash(id.bytes.data(), id.bytes.size(), data.data(), data.size(), key.data(), key.size()) != 0)
+    die("keyed_hash: BLAKE2b failed");
+  return id;
+}
+
+Id sha256(ByteSpan data) {
+  Id id;
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), id.bytes.data(), &len, EVP_sha256(), nullptr) != 1 || len != id.bytes.size())
+    die("sha256: OpenSSL digest failed");
+  return id;
+}
+
+Sha256::Sha256() : m_ctx(EVP_MD_CTX_new()) {
+  if (m_ctx == nullptr) throw std::bad_alloc();
+  if (EVP_DigestInit_ex(md_ctx(m_ctx), EVP_sha256(), nullptr) != 1) die("sha256: OpenSSL digest init failed");
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(md_ctx(m_ctx)); }
+
+void Sha256::update(ByteSpan data) {
+  if (EVP_DigestUpdate(md_ctx(m_ctx), data.data(), data.size()) != 1) die("sha256: OpenSSL digest update failed");
+}
+
+Id Sha256::finish() {
+  Id id;
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(md_ctx(m_ctx), id.bytes.data(), &len) != 1 || len != id.bytes.size())
+    die("sha256: OpenSSL digest final failed");
+  return id;
+}
+
+KdfParams default_kdf_params() {
+  KdfParams p;
+  const char* fast = std::getenv("KHO_KDF_FAST");
+  if (fast != nullptr && std::string_view(fast) == "1") {
+    p.opslimit = crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
+    p.memlimit = crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
+  } else {
+    p.opslimit = crypto_pwhash_argon2id_OPSLIMIT_MODERATE;
+    p.memlimit = crypto_pwhash_argon2id_MEMLIMIT_MODERATE;
+  }
+  p.salt.resize(crypto_pwhash_argon2id_SALTBYTES);
+  random_bytes(p.salt);
+  return p;
+}
+
+Result<SecretBytes> derive_key(const SecretString& password, const KdfParams& params) {
+  init();
+  if (params.salt.size() != crypto_pwhash_argon2id_SALTBYTES)
+    return failf(Errc::invalid_argument, "key derivation salt is {} bytes, expected {}", params.salt.size(),
+                 crypto_pwhash_argon2id_SALTBYTES);
+  if (params.opslimit < crypto_pwhash_argon2id_OPSLIMIT_MIN || params.opslimit > crypto_pwhash_argon2id_OPSLIMIT_MAX ||
+      params.memlimit < crypto_pwhash_argon2id_MEMLIMIT_MIN || params.memlimit > crypto_pwhash_argon2id_MEMLIMIT_MAX)
+    return failf(Errc::invalid_argument, "key derivation parameters out of range (ops {}, memory {} bytes)",
+                 params.opslimit, params.memlimit);
+  const std::string& pw = password.value();
+  if (pw.size() > crypto_pwhash_argon2id_PASSWD_MAX)
+    return fail(Errc::invalid_argument, "password is too long for key derivation");
+  SecretBytes key(k_key_size);
+  if (crypto_pwhash(key.data(), key.size(), pw.data(), pw.size(), params.salt.data(), params.opslimit,
+                    static_cast<std::size_t>(params.memlimit), crypto_pwhash_ALG_ARGON2ID13) != 0)
+    return failf(Errc::invalid_argument, "key derivation failed: not enough memory for Argon2id with {} MiB",
+                 params.memlimit >> 20);
+  return key;
+}
+
+}  // namespace kho::crypto
