@@ -94,8 +94,17 @@ else
 fi
 assert_output_contains "unreadable.txt"
 [[ $(KHO_REPOSITORY=$U_REPO snapshot_count) == 1 ]] || fail "the incomplete backup's snapshot was not saved"
+# The unreadable file is left out of the tree (a restore must not produce an
+# empty file that looks complete) and named in the snapshot's errors.
+kho -r "$U_REPO" snapshots --json >"$TEST_DIR/incomplete.json"
+python3 - "$TEST_DIR/incomplete.json" "$U_SRC/sub/unreadable.txt" <<'PY' || fail "the snapshot does not list the unreadable file"
+import json, sys
+snap = json.load(open(sys.argv[1]))[-1]
+assert snap["incomplete"] is True, snap
+assert any(e["path"] == sys.argv[2] for e in snap["errors"]), snap["errors"]
+PY
 expect_exit 0 kho -r "$U_REPO" ls latest
-assert_output_contains "sub/unreadable.txt"
+if grep -qF "sub/unreadable.txt" "$OUT_FILE"; then fail "the unreadable file appears in the snapshot's tree"; fi
 assert_output_contains "sub/ok.txt"
 assert_output_contains "readable.txt"
 R=$TEST_DIR/restore-incomplete

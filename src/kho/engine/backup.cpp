@@ -12,6 +12,7 @@
 #include "kho/platform/fs.hpp"
 #include "kho/platform/process.hpp"
 #include "kho/repo/blob_writer.hpp"
+#include "kho/util/crash_point.hpp"
 #include "kho/util/fd.hpp"
 #include "kho/util/glob.hpp"
 #include "kho/util/thread_pool.hpp"
@@ -504,6 +505,7 @@ Result<BackupResult> Backup::run() {
   sum.backup_start = start;
   sum.backup_end = now_ns();
   sum.duration_s = static_cast<double>(sum.backup_end - start) / 1e9;
+  crash_point("before-snapshot");
   KHO_TRY_ASSIGN(Id id, m_repo.save_snapshot(snap));
   return BackupResult{id, std::move(snap)};
 }

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "kho/repo/blob_writer.hpp"
+#include "kho/util/crash_point.hpp"
 
 namespace kho::engine {
 
@@ -145,6 +146,7 @@ Result<PruneResult> run_prune(repo::Repository& repo, const PruneOptions& option
   }
   KHO_TRY_STATUS(writer.flush());  // new packs and their own index file are durable
   result.packs_written = writer.stats().packs;
+  crash_point("prune-after-repack");
 
   // One index for everything kept in packs that stay, superseding all old index files.
   repo::IndexFile rewritten;
@@ -157,6 +159,7 @@ Result<PruneResult> run_prune(repo::Repository& repo, const PruneOptions& option
     if (!p.blobs.empty()) rewritten.packs.push_back(std::move(p));
   }
   KHO_TRY_ASSIGN(Id new_index, repo.save_index(rewritten));
+  crash_point("prune-after-index");
   // Every other index file is now superseded (including any an earlier,
   // interrupted prune left behind).
   std::set<Id> keep_indexes{new_index};
@@ -169,8 +172,11 @@ Result<PruneResult> run_prune(repo::Repository& repo, const PruneOptions& option
     if (!st && st.error().code() != Errc::not_found) return tl::unexpected(st.error());
     result.index_files_removed++;
   }
+  crash_point("prune-after-index-delete");
+  std::size_t deleted = 0;
   for (const auto& pack_id : gone) {
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    if (++deleted == gone.size() / 2 + 1) crash_point("prune-mid-delete");
     auto st = repo.backend().remove(Handle{ObjectType::data, pack_id.hex()});
     if (!st && st.error().code() != Errc::not_found) return tl::unexpected(st.error());
   }

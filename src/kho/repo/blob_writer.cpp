@@ -1,5 +1,7 @@
 #include "kho/repo/blob_writer.hpp"
 
+#include "kho/util/crash_point.hpp"
+
 namespace kho::repo {
 
 namespace {
@@ -36,6 +38,7 @@ Status BlobWriter::upload(PackWriter&& pack) {
   std::vector<PackedBlob> blobs = pack.blobs();
   Bytes bytes = pack.finish(m_repo.keys(), pack_id);
   KHO_TRY_STATUS(m_repo.backend().save(backend::Handle{backend::ObjectType::data, pack_id.hex()}, bytes));
+  crash_point("after-pack-upload");
   m_repo.index().add_pack(pack_id, blobs);
   std::lock_guard lock(m_index_mutex);
   {
@@ -70,6 +73,7 @@ Status BlobWriter::flush() {
     }
     if (!pack.empty()) KHO_TRY_STATUS(upload(std::move(pack)));
   }
+  crash_point("before-index");
   std::lock_guard lock(m_index_mutex);
   return write_index_locked();
 }
