@@ -255,3 +255,85 @@ snapshot_count() {
 random_file() {
   head -c "$2" /dev/urandom >"$1"
 }
+
+# --- helpers for the repository-lifecycle tests (test_lifecycle_*.sh) ---
+
+# forget_json_times FILE keep|remove: the local times ("YYYY-MM-DD HH:MM:SS",
+# sorted) of the snapshots that `kho forget --json` (output in FILE) keeps or
+# removes, over all groups.
+forget_json_times() {
+  python3 - "$1" "$2" <<'PYEOF'
+import json, sys
+groups = json.load(open(sys.argv[1], encoding="utf-8"))
+times = sorted(s["time"][:19].replace("T", " ") for g in groups for s in g[sys.argv[2]])
+print("\n".join(times))
+PYEOF
+}
+
+# forget_json_reasons FILE "YYYY-MM-DD HH:MM:SS": the reasons (one line, joined
+# by '; ') given for keeping the snapshot with that local time.
+forget_json_reasons() {
+  python3 - "$1" "$2" <<'PYEOF'
+import json, sys
+groups = json.load(open(sys.argv[1], encoding="utf-8"))
+found = [s for g in groups for s in g["keep"] if s["time"][:19].replace("T", " ") == sys.argv[2]]
+if len(found) != 1:
+    sys.exit("forget_json_reasons: %d kept snapshots have time %s" % (len(found), sys.argv[2]))
+print("; ".join(found[0].get("reasons", [])))
+PYEOF
+}
+
+# snapshot_times: the local times of the repository's snapshots, sorted, one a
+# line (from `kho snapshots --json`).
+snapshot_times() {
+  kho snapshots --json | python3 -c '
+import json, sys
+print("\n".join(sorted(s["time"][:19].replace("T", " ") for s in json.load(sys.stdin))))'
+}
+
+# snapshot_ids: the full IDs of the repository's snapshots.
+snapshot_ids() {
+  kho snapshots --json | python3 -c '
+import json, sys
+print("\n".join(s["id"] for s in json.load(sys.stdin)))'
+}
+
+# assert_lines_equal WHAT EXPECTED ACTUAL: two newline-separated lists are equal.
+assert_lines_equal() {
+  if [[ $2 != "$3" ]]; then
+    echo "FAIL: $TEST_NAME: $1: unexpected result" >&2
+    diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$3") | sed 's/^/    /' >&2 || true
+    exit 1
+  fi
+}
+
+# repo_listing: every file of the repository with its size and mtime, sorted.
+repo_listing() {
+  (cd "$REPO" && find . -type f -printf '%P %s %T@\n') | LC_ALL=C sort
+}
+
+# lock_files: the number of lock files in the repository.
+lock_files() {
+  find "$REPO/locks" -type f | wc -l
+}
+
+# assert_no_locks WHEN: the repository holds no lock file.
+assert_no_locks() {
+  local n
+  n=$(lock_files)
+  if ((n != 0)); then
+    ls -la "$REPO/locks" >&2 || true
+    fail "$n lock file(s) left in $REPO/locks $1"
+  fi
+}
+
+# restore_and_compare SNAPSHOT SRC: restores SNAPSHOT into a fresh directory and
+# compares the restored copy of the absolute path SRC with SRC.
+restore_and_compare() {
+  local snap=$1 src=$2 target
+  target=$(mktemp -d "$TEST_DIR/restore.XXXXXX")
+  expect_exit 0 kho restore "$snap" --target "$target"
+  [[ -d $target$src ]] || fail "restore of $snap did not recreate $src under $target"
+  assert_trees_equal "$src" "$target$src"
+  rm -rf "$target"
+}

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 
 #include "kho/platform/process.hpp"
 #include "kho/platform/terminal.hpp"
@@ -101,6 +102,15 @@ bool Context::show_progress() const {
 
 ProgressDisplay::ProgressDisplay(const Context& ctx, engine::Progress& progress, std::string verb)
     : m_progress(progress), m_verb(std::move(verb)), m_enabled(ctx.show_progress()), m_start(now_ns()) {
+  if (ctx.global.verbose > 0) {
+    // -v lists what is done; the progress line would interleave with it.
+    m_enabled = false;
+    auto mutex = std::make_shared<std::mutex>();
+    progress.log = [mutex](std::string_view what, std::string_view path) {
+      std::lock_guard lock(*mutex);
+      fmt::print(stderr, "{:<9} {}\n", what, path);
+    };
+  }
   if (!m_enabled) return;
   m_thread = std::thread([this] {
     while (!m_stop.load()) {

@@ -289,6 +289,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
         return PendingNode(std::move(node));
       }
       (pnode ? m_count.files_changed : m_count.files_new)++;
+      if (m_progress && m_progress->log) m_progress->log(pnode ? "modified" : "new", path);
       return PendingNode(m_pool.submit([this, path, node = std::move(node)]() mutable -> Result<Node> {
         auto stored = store_file(path, std::move(node));
         if (!stored && is_source_error(stored.error())) {

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 
 namespace kho::engine {
 
@@ -13,6 +15,9 @@ struct Progress {
   std::atomic<std::uint64_t> files_total{0};  // 0 when unknown
   std::atomic<std::uint64_t> bytes_total{0};  // 0 when unknown
   std::atomic<std::uint64_t> errors{0};
+  // When set (kho -v), called for each item acted on: ("new", path),
+  // ("modified", path), ("restored", path). May be called from several threads.
+  std::function<void(std::string_view what, std::string_view path)> log;
 };
 
 // Set by the CLI's SIGINT/SIGTERM handler; engines check it between units of work

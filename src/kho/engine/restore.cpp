@@ -306,7 +306,10 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
           state.error = st.error().message();
         }
       }
-      if (m_progress) m_progress->files_done++;
+      if (m_progress) {
+        m_progress->files_done++;
+        if (m_progress->log && !state.failed) m_progress->log("restored", item.snap);
+      }
     }
   }
 }

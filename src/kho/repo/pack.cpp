@@ -29,7 +29,6 @@ SealedBlob seal_blob(const MasterKeys& keys, const RepoConfig& config, BlobType 
   Bytes compressed;
   ByteSpan payload = raw;
   if (config.compression_level > 0 && raw.size() > 64) {
-    compressed.reserve(raw.size() / 2);
     compress::compress_append(raw, config.compression_level, compressed);
     if (compressed.size() < raw.size()) {
       payload = compressed;
