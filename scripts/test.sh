@@ -12,5 +12,5 @@ if [[ "${KHO_SKIP_SANITIZE:-0}" != 1 ]]; then
   KHO_BUILD_DIR=build-asan KHO_BUILD_TYPE=Debug scripts/build.sh -DKHO_WERROR=ON -DKHO_BUILD_TESTS=ON \
     -DKHO_SANITIZE="address;undefined"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure -j"$(nproc)" --timeout 1800 -L sanitize)
+    ctest --output-on-failure -j"$(nproc)" --timeout 1800)
 fi

@@ -278,7 +278,7 @@ print([s["id"] for s in json.load(sys.stdin) if s["time"].startswith("2026-07-02
 expect_exit 0 kho forget "${mid:0:8}"
 assert_lines_equal "snapshots left after forget ${mid:0:8}" "2026-07-01 10:00:00
 2026-07-03 10:00:00" "$(snapshot_times)"
-if snapshot_ids | grep -qxF "$mid"; then fail "snapshot $mid is still listed after forget"; fi
+if snapshot_ids | grep -xF "$mid" >/dev/null; then fail "snapshot $mid is still listed after forget"; fi
 expect_exit 0 kho check
 
 step "forget of an unknown ID fails and removes nothing"

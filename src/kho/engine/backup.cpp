@@ -416,12 +416,11 @@ Result<BackupResult> Backup::run() {
     VirtualDir* v = &root;
     std::string real = "";
     for (const auto& comp : split_path(abs)) {
+      if (v->is_target) break;  // a parent of this path is already a target
       real += "/" + comp;
       v = &v->children[comp];
       v->real_path = real;
-      if (v->is_target) break;  // a parent of this path is already a target
     }
-    if (v == &root) return fail(Errc::invalid_argument, "backing up / itself: give the directories below it");
     v->is_target = true;
     v->children.clear();
   }
@@ -464,7 +463,17 @@ Result<BackupResult> Backup::run() {
     parent_root.type = FileType::dir;
     parent_root.subtree = parent->snapshot.tree;
   }
-  auto root_node = save_virtual("", root, parent ? &parent_root : nullptr);
+  Result<Node> root_node = fail(Errc::failed, "nothing was backed up");
+  if (root.is_target) {
+    // The whole filesystem tree from / down.
+    if (!m_opt.streams.empty())
+      return fail(Errc::invalid_argument, "--stdin-from cannot be combined with backing up / itself");
+    KHO_TRY_ASSIGN(FileInfo info, platform::lstat_path("/"));
+    root_node = save_dir("/", node_from_info("", info), parent ? &parent_root : nullptr,
+                         m_opt.one_file_system ? info.device : 0);
+  } else {
+    root_node = save_virtual("", root, parent ? &parent_root : nullptr);
+  }
   if (!root_node) {
     (void)m_writer.flush();  // keep what was uploaded indexed; the snapshot is not written
     return tl::unexpected(root_node.error());
