@@ -32,18 +32,36 @@ snap() {
 # exactly EXPECTED_KEPT (local times, one a line, sorted), removes the rest, and
 # changes nothing. The JSON stays in $TEST_DIR/forget.json.
 forget_dry() {
-  local what=$1 want=$2 before after kept removed all
+  local what=$1 want=$2 before
   shift 2
   before=$(snapshot_times)
+  find "$REPO/snapshots" -type f | LC_ALL=C sort >"$TEST_DIR/snapfiles.before"
   expect_exit 0 kho forget --dry-run --json "$@"
   cp "$OUT_FILE" "$TEST_DIR/forget.json"
-  kept=$(forget_json_times "$TEST_DIR/forget.json" keep)
-  removed=$(forget_json_times "$TEST_DIR/forget.json" remove)
-  assert_lines_equal "$what: kept snapshots (forget $*)" "$want" "$kept"
-  all=$(printf '%s\n%s\n' "$kept" "$removed" | sed '/^$/d' | LC_ALL=C sort)
-  assert_lines_equal "$what: keep + remove must cover every snapshot once" "$before" "$all"
-  after=$(snapshot_times)
-  assert_lines_equal "$what: --dry-run must not remove anything" "$before" "$after"
+  find "$REPO/snapshots" -type f | LC_ALL=C sort >"$TEST_DIR/snapfiles.after"
+  cmp -s "$TEST_DIR/snapfiles.before" "$TEST_DIR/snapfiles.after" ||
+    fail "$what: forget --dry-run $* changed the repository's snapshots"
+  python3 - "$TEST_DIR/forget.json" "$want" "$before" "$what: forget $*" <<'EOF' || exit 1
+import difflib, json, sys
+groups = json.load(open(sys.argv[1], encoding="utf-8"))
+want, before, what = sys.argv[2].splitlines(), sys.argv[3].splitlines(), sys.argv[4]
+t = lambda s: s["time"][:19].replace("T", " ")
+kept = sorted(t(s) for g in groups for s in g["keep"])
+removed = sorted(t(s) for g in groups for s in g["remove"])
+def bad(msg, a, b):
+    print("FAIL: %s: %s" % (what, msg), file=sys.stderr)
+    for line in difflib.unified_diff(a, b, "expected", "actual", lineterm=""):
+        print("    " + line, file=sys.stderr)
+    sys.exit(1)
+if kept != want:
+    bad("unexpected kept snapshots", want, kept)
+if sorted(kept + removed) != before:
+    bad("keep + remove must list every snapshot once", before, sorted(kept + removed))
+for g in groups:
+    for s in g["keep"]:
+        if not s.get("reasons"):
+            bad("kept snapshot %s has no reasons" % t(s), [], [])
+EOF
 }
 
 # assert_reason TIME WORD: the reasons for keeping the snapshot of TIME mention WORD.
@@ -176,6 +194,14 @@ forget_dry "keep-tag keep,monthly (both)" "2026-04-03 10:00:00" --keep-tag keep,
 forget_dry "keep-tag + keep-last 1" "2026-04-01 10:00:00
 2026-04-03 10:00:00
 2026-04-06 10:00:00" --keep-tag keep --keep-last 1 --group-by host,paths
+step "--group-by host,paths,tags: keep-last 1 applies to each tag set"
+forget_dry "keep-last 1 per tag set" "2026-04-01 10:00:00
+2026-04-03 10:00:00
+2026-04-04 10:00:00
+2026-04-05 10:00:00
+2026-04-06 10:00:00" --keep-last 1 --group-by host,paths,tags
+[[ $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TEST_DIR/forget.json") == 5 ]] ||
+  fail "five tag sets should make five groups: $(head -c 600 "$TEST_DIR/forget.json")"
 expect_exit 0 kho forget --keep-tag keep --group-by host,paths
 assert_lines_equal "snapshots left after keep-tag keep" "2026-04-01 10:00:00
 2026-04-03 10:00:00" "$(snapshot_times)"

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <thread>
 #include <map>
 #include <mutex>
 #include <variant>
@@ -33,6 +36,8 @@ std::atomic<bool>& cancel_flag() {
 namespace {
 
 constexpr std::size_t k_read_block = 4 * 1024 * 1024;
+// Files larger than this have their chunks processed in parallel.
+constexpr std::size_t k_offload_size = 4 * 1024 * 1024;
 
 // A source tree's skeleton: the directories leading to each backed-up path.
 struct VirtualDir {
@@ -49,6 +54,15 @@ struct Counters {
 };
 
 using PendingNode = std::variant<Node, std::future<Result<Node>>>;
+
+// A walked directory whose tree blob is written once its entries are ready.
+struct DirJob {
+  Node node;
+  std::vector<PendingNode> children;
+  std::optional<Id> parent_subtree;
+  std::promise<Result<Node>> promise;
+};
+constexpr std::size_t k_max_queued_dirs = 4096;
 
 // Errors of reading a source file (it vanished, is unreadable): the file is left
 // out of the snapshot; anything else (the repository failing) stops the backup.
@@ -100,6 +114,8 @@ public:
         m_writer(repo),
         m_chunker(repo.config().chunker, repo.gear()),
         m_filter({}, opt.excludes),
+        m_blob_pool(opt.threads ? opt.threads : ThreadPool::default_threads(),
+                    2 * (opt.threads ? opt.threads : ThreadPool::default_threads())),
         m_pool(opt.threads ? opt.threads : ThreadPool::default_threads(),
                2 * (opt.threads ? opt.threads : ThreadPool::default_threads())) {}
 
@@ -113,10 +129,12 @@ private:
   }
 
   template <typename ReadFn>
-  Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total);
+  Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total, bool offload);
   Result<Node> store_file(const std::string& path, Node node);
   Result<Node> store_stream(const StreamSource& source, const std::string& name);
-  Result<Node> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
+  Result<PendingNode> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
+  void finish_dir(DirJob& job);
+  void tree_writer_loop();
   std::optional<PendingNode> process_entry(const std::string& name, const std::string& path, const Node* parent,
                                            std::uint64_t root_device);
   Result<Id> save_tree(std::vector<PendingNode>& pending);
@@ -133,17 +151,40 @@ private:
   Counters m_count;
   std::mutex m_errors_mutex;
   std::vector<repo::SnapshotError> m_errors;
+  std::mutex m_dir_mutex;
+  std::condition_variable m_dir_ready;
+  std::condition_variable m_dir_space;
+  std::deque<std::unique_ptr<DirJob>> m_dir_queue;
+  bool m_dir_closed = false;
+  ThreadPool m_blob_pool;  // seals chunks of large files; outlives m_pool, whose tasks use it
   ThreadPool m_pool;  // last member: joined first, while the rest is alive
 };
 
 template <typename ReadFn>
-Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& total) {
+Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& total, bool offload) {
   thread_local Bytes buffer;
   const std::size_t max = m_chunker.params().max_size;
   if (buffer.size() < 2 * max + k_read_block) buffer.resize(2 * max + k_read_block);
   std::size_t start = 0, end = 0;
   bool eof = false;
   std::vector<Id> ids;
+  // With `offload`, chunks are hashed, compressed and encrypted on the blob pool
+  // while this thread reads and chunks on: one large file keeps every core busy.
+  std::deque<std::future<Result<Id>>> inflight;
+  const std::size_t max_inflight = 2 * m_blob_pool.size();
+  auto drain_one = [&]() -> Status {
+    auto id = inflight.front().get();
+    inflight.pop_front();
+    if (!id) return tl::unexpected(id.error());
+    ids.push_back(*id);
+    return {};
+  };
+  auto store = [this](ByteSpan chunk) -> Result<Id> {
+    Id id = m_repo.hash_blob(chunk);
+    if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved)
+      return fail(Errc::failed, "cannot store data in the repository: " + saved.error().message());
+    return id;
+  };
   total = 0;
   for (;;) {
     while (!eof && end - start < max) {
@@ -162,14 +203,18 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     std::size_t cut = m_chunker.next_cut(window, eof);
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
     ByteSpan chunk = window.subspan(0, cut);
-    Id id = m_repo.hash_blob(chunk);
-    if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved)
-      return fail(Errc::failed, "cannot store data in the repository: " + saved.error().message());
-    ids.push_back(id);
+    if (offload) {
+      inflight.push_back(m_blob_pool.submit([store, data = Bytes(chunk.begin(), chunk.end())] { return store(data); }));
+      while (inflight.size() > max_inflight) KHO_TRY_STATUS(drain_one());
+    } else {
+      KHO_TRY_ASSIGN(Id id, store(chunk));
+      ids.push_back(id);
+    }
     start += cut;
     total += cut;
     if (m_progress) m_progress->bytes_done += cut;
   }
+  while (!inflight.empty()) KHO_TRY_STATUS(drain_one());
   return ids;
 }
 
@@ -191,7 +236,7 @@ Result<Node> Backup::store_file(const std::string& path, Node node) {
       if (errno != EINTR) return fail_errno("cannot read " + path, errno);
     }
   };
-  KHO_TRY_ASSIGN(node.content, store_content(read, total));
+  KHO_TRY_ASSIGN(node.content, store_content(read, total, st.st_size > static_cast<off_t>(k_offload_size)));
   node.size = total;
   m_count.total_bytes += total;
   if (m_progress) m_progress->files_done++;
@@ -211,7 +256,7 @@ Result<Node> Backup::store_stream(const StreamSource& source, const std::string&
   node.nlink = 1;
   std::uint64_t total = 0;
   auto read = [&](std::uint8_t* buf, std::size_t size) { return cmd.read(buf, size); };
-  auto content = store_content(read, total);
+  auto content = store_content(read, total, true);
   auto status = cmd.wait();
   if (!status) return tl::unexpected(status.error().with_context("source command for " + source.filename));
   if (!content) return tl::unexpected(content.error());
@@ -274,7 +319,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
         record_error(path, dir.error());
         return std::nullopt;
       }
-      return PendingNode(std::move(*dir));
+      return std::move(*dir);
     }
     case FileType::file: {
       m_count.total_files++;
@@ -336,26 +381,60 @@ Result<Id> Backup::save_tree(std::vector<PendingNode>& pending) {
   return id;
 }
 
-Result<Node> Backup::save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device) {
+Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const Node* parent,
+                                     std::uint64_t root_device) {
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
   KHO_TRY_ASSIGN(auto names, platform::list_dir(path));
   KHO_TRY_ASSIGN(Tree parent_tree, load_parent_tree(parent));
-  std::vector<PendingNode> pending;
-  pending.reserve(names.size());
+  auto job = std::make_unique<DirJob>();
+  job->children.reserve(names.size());
   for (const auto& name : names) {
     std::string child = join_path(path, name);
     if (m_filter.excluded(child)) continue;
     auto entry = process_entry(name, child, parent_tree.find(name), root_device);
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
-    if (entry) pending.push_back(std::move(*entry));
+    if (entry) job->children.push_back(std::move(*entry));
   }
-  KHO_TRY_ASSIGN(Id id, save_tree(pending));
+  job->node = std::move(node);
+  if (parent && parent->subtree) job->parent_subtree = parent->subtree;
+  auto future = job->promise.get_future();
+  // The walk goes on while the tree writer waits for this directory's files.
+  std::unique_lock lock(m_dir_mutex);
+  m_dir_space.wait(lock, [this] { return m_dir_queue.size() < k_max_queued_dirs; });
+  m_dir_queue.push_back(std::move(job));
+  lock.unlock();
+  m_dir_ready.notify_one();
+  return PendingNode(std::move(future));
+}
+
+void Backup::finish_dir(DirJob& job) {
+  auto id = save_tree(job.children);
+  if (!id) {
+    job.promise.set_value(tl::unexpected(id.error()));
+    return;
+  }
   m_count.dirs++;
-  if (!parent || !parent->subtree) m_count.dirs_new++;
-  else if (*parent->subtree == id) m_count.dirs_unmodified++;
+  if (!job.parent_subtree) m_count.dirs_new++;
+  else if (*job.parent_subtree == *id) m_count.dirs_unmodified++;
   else m_count.dirs_changed++;
-  node.subtree = id;
-  return node;
+  job.node.subtree = *id;
+  job.promise.set_value(std::move(job.node));
+}
+
+void Backup::tree_writer_loop() {
+  for (;;) {
+    std::unique_ptr<DirJob> job;
+    {
+      std::unique_lock lock(m_dir_mutex);
+      m_dir_ready.wait(lock, [this] { return m_dir_closed || !m_dir_queue.empty(); });
+      if (m_dir_queue.empty()) return;
+      job = std::move(m_dir_queue.front());
+      m_dir_queue.pop_front();
+    }
+    m_dir_space.notify_one();
+    // Directories arrive in post-order, so their subdirectories are finished first.
+    finish_dir(*job);
+  }
 }
 
 Result<Node> Backup::save_virtual(const std::string& name, VirtualDir& dir, const Node* parent) {
@@ -458,6 +537,19 @@ Result<BackupResult> Backup::run() {
       }
     }
   }
+  std::thread tree_writer([this] { tree_writer_loop(); });
+  struct StopTreeWriter {
+    Backup& b;
+    std::thread& t;
+    ~StopTreeWriter() {
+      {
+        std::lock_guard lock(b.m_dir_mutex);
+        b.m_dir_closed = true;
+      }
+      b.m_dir_ready.notify_all();
+      t.join();
+    }
+  } stop_tree_writer{*this, tree_writer};
   Node parent_root;
   if (parent) {
     parent_root.type = FileType::dir;
@@ -469,8 +561,10 @@ Result<BackupResult> Backup::run() {
     if (!m_opt.streams.empty())
       return fail(Errc::invalid_argument, "--stdin-from cannot be combined with backing up / itself");
     KHO_TRY_ASSIGN(FileInfo info, platform::lstat_path("/"));
-    root_node = save_dir("/", node_from_info("", info), parent ? &parent_root : nullptr,
-                         m_opt.one_file_system ? info.device : 0);
+    auto pending = save_dir("/", node_from_info("", info), parent ? &parent_root : nullptr,
+                            m_opt.one_file_system ? info.device : 0);
+    if (!pending) root_node = tl::unexpected(pending.error());
+    else root_node = std::get<1>(*pending).get();
   } else {
     root_node = save_virtual("", root, parent ? &parent_root : nullptr);
   }
