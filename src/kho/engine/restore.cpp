@@ -91,6 +91,10 @@ private:
   void write_blob(const PlannedBlob& planned, ByteSpan data);
   void apply_metadata(const Item& item);
   void verify_files();
+  void count(std::uint64_t& counter) {
+    std::lock_guard lock(m_problem_mutex);
+    counter++;
+  }
   void problem(const std::string& path, const std::string& error) {
     std::lock_guard lock(m_problem_mutex);
     m_result.errors.push_back({path, error});
@@ -165,7 +169,7 @@ Status Restorer::create_one(Item& item, std::size_t index) {
           return fail_errno("cannot replace " + item.rel + " with a directory", errno);
       }
     }
-    m_result.dirs++;
+    count(m_result.dirs);
     return {};
   }
   // Anything else replaces what is there (but never a directory).
@@ -180,7 +184,7 @@ Status Restorer::create_one(Item& item, std::size_t index) {
         const Item& first = m_items[item.link_to];
         if (::linkat(m_root.get(), first.rel.c_str(), dir.get(), name.c_str(), 0) != 0)
           return fail_errno("cannot create hard link " + item.rel, errno);
-        m_result.files++;
+        count(m_result.files);
         return {};
       }
       int fd = ::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -191,7 +195,7 @@ Status Restorer::create_one(Item& item, std::size_t index) {
       auto state = std::make_unique<FileState>();
       state->remaining = n.content.size();
       m_files[index] = std::move(state);
-      m_result.files++;
+      count(m_result.files);
       return {};
     }
     case FileType::symlink:
@@ -212,24 +216,47 @@ Status Restorer::create_one(Item& item, std::size_t index) {
     default:
       break;
   }
-  m_result.other++;
+  count(m_result.other);
   return {};
 }
 
 Status Restorer::create_items() {
   m_files.resize(m_items.size());
+  std::vector<char> skip(m_items.size(), 0);
+  // Directories first, in order: a parent exists before its children.
   for (std::size_t i = 0; i < m_items.size(); ++i) {
+    if (skip[i] || m_items[i].node.type != FileType::dir) continue;
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     auto st = create_one(m_items[i], i);
     if (!st) {
       problem(m_items[i].snap, st.error().message());
-      if (m_items[i].node.type == FileType::dir) {
-        // Nothing below a directory that could not be made can be restored.
-        std::string prefix = m_items[i].rel + "/";
-        while (i + 1 < m_items.size() && m_items[i + 1].rel.compare(0, prefix.size(), prefix) == 0) ++i;
-      }
+      // Nothing below a directory that could not be made can be restored.
+      std::string prefix = m_items[i].rel + "/";
+      for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j)
+        skip[j] = 1;
     }
   }
+  // Then files, links and special files, in parallel: creating files is kernel
+  // work that scales with cores on most filesystems. Hard links to an earlier
+  // file come last, once their target exists.
+  auto create = [this](std::size_t i) {
+    auto st = create_one(m_items[i], i);
+    if (!st) problem(m_items[i].snap, st.error().message());
+  };
+  {
+    unsigned threads = m_opt.threads ? m_opt.threads : ThreadPool::default_threads();
+    ThreadPool pool(threads + 2, 4 * (threads + 2));
+    std::vector<std::future<void>> done;
+    for (std::size_t i = 0; i < m_items.size(); ++i) {
+      if (skip[i] || m_items[i].node.type == FileType::dir || m_items[i].link_to != SIZE_MAX) continue;
+      if (cancelled()) break;
+      done.push_back(pool.submit([&create, i] { create(i); }));
+    }
+    for (auto& f : done) f.get();
+  }
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  for (std::size_t i = 0; i < m_items.size(); ++i)
+    if (!skip[i] && m_items[i].link_to != SIZE_MAX) create(i);
   // Plan content: which blob goes where, grouped by pack.
   for (std::size_t i = 0; i < m_items.size(); ++i) {
     if (!m_files[i]) continue;
