@@ -1,4 +1,5 @@
 #include <fstream>
+#include <thread>
 
 #include "kho/cli/context.hpp"
 #include "kho/engine/backup.hpp"
@@ -69,7 +70,12 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
   }
   engine::Progress progress;
   ProgressDisplay display(ctx, progress, "backed up");
+  std::atomic<bool> scan_stop{false};
+  std::thread scanner;
+  if (ctx.show_progress()) scanner = std::thread([&] { engine::scan_totals(options, progress, scan_stop); });
   auto result = engine::run_backup(*repo, options, &progress);
+  scan_stop = true;
+  if (scanner.joinable()) scanner.join();
   display.stop();
   if (!result) return tl::unexpected(result.error().with_context("backup failed"));
   const auto& s = result->snapshot;

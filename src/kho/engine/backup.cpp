@@ -614,7 +614,41 @@ Result<BackupResult> Backup::run() {
   return BackupResult{id, std::move(snap)};
 }
 
+void scan_dir(const std::string& path, const PathFilter& filter, std::uint64_t device, bool one_fs, Progress& progress,
+              const std::atomic<bool>& stop) {
+  auto names = platform::list_dir(path);
+  if (!names) return;
+  for (const auto& name : *names) {
+    if (stop.load(std::memory_order_relaxed) || cancelled()) return;
+    std::string child = join_path(path, name);
+    if (filter.excluded(child)) continue;
+    auto info = platform::lstat_path(child);
+    if (!info) continue;
+    if (info->type == FileType::file) {
+      progress.files_total++;
+      progress.bytes_total += info->size;
+    } else if (info->type == FileType::dir && (!one_fs || info->device == device)) {
+      scan_dir(child, filter, device, one_fs, progress, stop);
+    }
+  }
+}
+
 }  // namespace
+
+void scan_totals(const BackupOptions& options, Progress& progress, const std::atomic<bool>& stop) {
+  PathFilter filter({}, options.excludes);
+  for (const auto& given : options.paths) {
+    std::string abs = platform::absolute_path(given);
+    auto info = platform::lstat_path(abs);
+    if (!info) continue;
+    if (info->type == FileType::file) {
+      progress.files_total++;
+      progress.bytes_total += info->size;
+    } else if (info->type == FileType::dir) {
+      scan_dir(abs, filter, info->device, options.one_file_system, progress, stop);
+    }
+  }
+}
 
 Result<BackupResult> run_backup(repo::Repository& repo, const BackupOptions& options, Progress* progress) {
   Backup backup(repo, options, progress);

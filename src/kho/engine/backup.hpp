@@ -47,4 +47,9 @@ struct BackupResult {
 
 Result<BackupResult> run_backup(repo::Repository& repo, const BackupOptions& options, Progress* progress = nullptr);
 
+// Counts the files and bytes a backup of `options.paths` will see (with the same
+// excludes), into progress.files_total/bytes_total, so progress can show an ETA.
+// Runs alongside the backup; returns early when `stop` becomes true.
+void scan_totals(const BackupOptions& options, Progress& progress, const std::atomic<bool>& stop);
+
 }  // namespace kho::engine
