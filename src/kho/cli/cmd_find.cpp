@@ -14,19 +14,7 @@ struct FindArgs {
 Status run_find(Context& ctx, const FindArgs& args) {
   KHO_TRY_ASSIGN(auto repo, ctx.open_repository());
   auto filter = args.filter.filter();
-  std::vector<repo::SnapshotRef> snapshots;
-  if (args.snapshots.empty()) {
-    std::vector<Error> errors;
-    KHO_TRY_ASSIGN(auto all, repo->list_snapshots(&errors));
-    for (const auto& e : errors) ctx.warn("{} (not searched)", e.message());
-    for (auto& s : all)
-      if (filter.matches(s.snapshot)) snapshots.push_back(std::move(s));
-  } else {
-    for (const auto& spec : args.snapshots) {
-      KHO_TRY_ASSIGN(auto s, repo->find_snapshot(spec, filter));
-      snapshots.push_back(std::move(s));
-    }
-  }
+  KHO_TRY_ASSIGN(auto snapshots, ctx.select_snapshots(*repo, args.snapshots, filter, "not searched"));
   engine::FindOptions options;
   options.ignore_case = args.ignore_case;
   KHO_TRY_ASSIGN(auto matches, engine::find_in_snapshots(*repo, snapshots, args.pattern, options));

@@ -47,13 +47,7 @@ Status run_forget(Context& ctx, const ForgetArgs& args) {
       to_remove.push_back(std::move(snap));
     }
   } else {
-    std::vector<Error> errors;
-    KHO_TRY_ASSIGN(auto all, repo->list_snapshots(&errors));
-    for (const auto& e : errors) ctx.warn("{}", e.message());
-    auto filter = args.filter.filter();
-    std::vector<repo::SnapshotRef> selected;
-    for (auto& s : all)
-      if (filter.matches(s.snapshot)) selected.push_back(std::move(s));
+    KHO_TRY_ASSIGN(auto selected, ctx.select_snapshots(*repo, {}, args.filter.filter(), "kept"));
     KHO_TRY_ASSIGN(auto groups, engine::apply_retention(selected, policy, group_by));
     for (const auto& g : groups) {
       nlohmann::ordered_json gj;

@@ -11,13 +11,7 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 Status run_snapshots(Context& ctx, const FilterOptions& filter_options, bool latest_only) {
   KHO_TRY_ASSIGN(auto repo, ctx.open_repository(false));
-  std::vector<Error> errors;
-  KHO_TRY_ASSIGN(auto all, repo->list_snapshots(&errors));
-  for (const auto& e : errors) ctx.warn("{}", e.message());
-  auto filter = filter_options.filter();
-  std::vector<repo::SnapshotRef> shown;
-  for (auto& s : all)
-    if (filter.matches(s.snapshot)) shown.push_back(std::move(s));
+  KHO_TRY_ASSIGN(auto shown, ctx.select_snapshots(*repo, {}, filter_options.filter(), "not listed"));
   if (latest_only && shown.size() > 1) shown.erase(shown.begin(), shown.end() - 1);
   if (ctx.global.json) {
     auto arr = nlohmann::ordered_json::array();

@@ -14,19 +14,7 @@ Status run_stats(Context& ctx, const StatsArgs& args) {
   KHO_TRY_ASSIGN(engine::StatsMode mode, engine::parse_stats_mode(args.mode));
   KHO_TRY_ASSIGN(auto repo, ctx.open_repository());
   auto filter = args.filter.filter();
-  std::vector<repo::SnapshotRef> snapshots;
-  if (args.snapshots.empty()) {
-    std::vector<Error> errors;
-    KHO_TRY_ASSIGN(auto all, repo->list_snapshots(&errors));
-    for (const auto& e : errors) ctx.warn("{} (not counted)", e.message());
-    for (auto& s : all)
-      if (filter.matches(s.snapshot)) snapshots.push_back(std::move(s));
-  } else {
-    for (const auto& spec : args.snapshots) {
-      KHO_TRY_ASSIGN(auto s, repo->find_snapshot(spec, filter));
-      snapshots.push_back(std::move(s));
-    }
-  }
+  KHO_TRY_ASSIGN(auto snapshots, ctx.select_snapshots(*repo, args.snapshots, filter, "not counted"));
   KHO_TRY_ASSIGN(engine::Stats s, engine::compute_stats(*repo, snapshots, mode));
   if (s.missing_blobs > 0)
     ctx.warn("{} blob(s) the snapshots reference are not in the index: run 'kho check'", s.missing_blobs);

@@ -94,6 +94,26 @@ Result<std::unique_ptr<repo::Lock>> Context::lock(repo::Repository& repo, bool e
   return repo::Lock::acquire(repo, exclusive, command, wait);
 }
 
+Result<std::vector<repo::SnapshotRef>> Context::select_snapshots(const repo::Repository& repo,
+                                                                 const std::vector<std::string>& specs,
+                                                                 const repo::SnapshotFilter& filter,
+                                                                 const std::string& skipped_note) const {
+  std::vector<repo::SnapshotRef> out;
+  if (specs.empty()) {
+    std::vector<Error> errors;
+    KHO_TRY_ASSIGN(auto all, repo.list_snapshots(&errors));
+    for (const auto& e : errors) warn("{} ({})", e.message(), skipped_note);
+    for (auto& s : all)
+      if (filter.matches(s.snapshot)) out.push_back(std::move(s));
+    return out;
+  }
+  for (const auto& spec : specs) {
+    KHO_TRY_ASSIGN(auto s, repo.find_snapshot(spec, filter));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 void Context::print_json(const nlohmann::ordered_json& j) const { fmt::print("{}\n", j.dump()); }
 
 bool Context::show_progress() const {

@@ -71,6 +71,14 @@ public:
   }
   void print_json(const nlohmann::ordered_json& j) const;
 
+  // The snapshots named by `specs` (IDs, prefixes, "latest"), or when none are
+  // named every snapshot matching `filter`, oldest first. Unreadable snapshots
+  // are reported as warnings ("<message> (<skipped_note>)") and left out.
+  Result<std::vector<repo::SnapshotRef>> select_snapshots(const repo::Repository& repo,
+                                                          const std::vector<std::string>& specs,
+                                                          const repo::SnapshotFilter& filter,
+                                                          const std::string& skipped_note) const;
+
   bool show_progress() const;
 };
 
