@@ -17,6 +17,8 @@
 #   BENCH_PG_TX         pgbench transactions between the two dumps (default 2000 x scale)
 #   BENCH_PG_PORT       first port tried for the private PostgreSQL (default 54329, 127.0.0.1 only)
 #   BENCH_TOOLS         tools to run (default "kho restic")
+#   BENCH_RUNS          repeat the whole sequence N times, tools taking turns; the
+#                       table shows the median per step (default 1)
 #   BENCH_LIMIT_SECONDS seconds per primitive for the per-core limits (default 2)
 #   BENCH_SAMPLE_MB     size of the tree sample used for the limits (default 256)
 #   BENCH_SCALING=1     run the small-files scaling test
@@ -52,6 +54,7 @@ BENCH_SCALING=${BENCH_SCALING:-0}
 BENCH_SCALING_COUNTS=${BENCH_SCALING_COUNTS:-"100000 300000 1000000"}
 BENCH_SCALING_TOOLS=${BENCH_SCALING_TOOLS:-$BENCH_TOOLS}
 BENCH_KEEP=${BENCH_KEEP:-0}
+BENCH_RUNS=${BENCH_RUNS:-1}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -109,7 +112,7 @@ cleanup() {
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
   fi
   if [[ $BENCH_KEEP != 1 ]]; then
-    rm -rf "$SRC" "$DATA" "$REPOS" "$RESTORE" "$BENCH_DIR/pg" "$BENCH_DIR/restic-cache" "$BENCH_DIR/bin/sample.bin"
+    rm -rf "$SRC" "$DATA" "$REPOS" "$RESTORE" "$BENCH_DIR/pg" "$BENCH_DIR/restic-cache" "$BENCH_DIR/bin"
   fi
   if ((rc != 0)); then printf 'bench: failed (exit %d); logs in %s\n' "$rc" "$RAW" >&2; fi
 }
@@ -140,6 +143,7 @@ meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta size_mb "$BENCH_SIZE_MB"
 meta pg_scale "$BENCH_PG_SCALE"
 meta pg_tx "$BENCH_PG_TX"
+meta runs "$BENCH_RUNS"
 
 # ---------------------------------------------------------------- datasets
 STAMP="size=$BENCH_SIZE_MB add=$BENCH_ADD_MB change=$BENCH_CHANGE_PCT delete=$BENCH_DELETE_PCT pg=$BENCH_PG_SCALE tx=$BENCH_PG_TX v=1"
@@ -262,10 +266,11 @@ unset KHO_PASSWORD_FILE KHO_REPOSITORY RESTIC_REPOSITORY RESTIC_PASSWORD_FILE RE
 
 # step TOOL STEP REPO COMMAND...: runs COMMAND under GNU time, records wall, user,
 # sys, peak RSS and the repository's size afterwards.
+RUN=1
 step() {
   local tool=$1 name=$2 repo=$3
   shift 3
-  local log=$RAW/$tool-$name
+  local log=$RAW/$tool-$name-r$RUN
   sync
   if ! /usr/bin/time -f "%e %U %S %M" -o "$log.time" "$@" >"$log.out" 2>"$log.err"; then
     tail -n 20 "$log.err" >&2
@@ -274,7 +279,7 @@ step() {
   local wall user sys rss size
   read -r wall user sys rss < <(tail -n 1 "$log.time")
   size=$(du -sb "$repo" | cut -f1)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$name" "$wall" "$user" "$sys" "$rss" "$size" >>"$RAW/steps.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$name" "$RUN" "$wall" "$user" "$sys" "$rss" "$size" >>"$RAW/steps.tsv"
   printf '    %-7s %-18s wall %8.2f s   cpu %8.2f s   rss %7.1f MiB   repo %9.1f MiB\n' "$tool" "$name" "$wall" \
     "$(echo "$user $sys" | awk '{print $1+$2}')" "$(echo "$rss" | awk '{print $1/1024}')" \
     "$(echo "$size" | awk '{print $1/1048576}')" >&2
@@ -304,7 +309,7 @@ listing() {  # DIR: type, mode, owner, ns mtime, size (not of dirs), name, symli
 }
 
 verify() {  # TOOL SOURCE RESTORED
-  local tool=$1 src=$2 dst=$3 out=$RAW/verify-$tool.diff result
+  local tool=$1 src=$2 dst=$3 out=$RAW/verify-$tool-r$RUN.diff result
   if [[ ! -d $dst ]]; then
     result="FAILED: $dst does not exist"
   else
@@ -319,12 +324,13 @@ verify() {  # TOOL SOURCE RESTORED
       result="identical: $(wc -l <"$RAW/listing-source.txt") entries, content + type, mode, owner, size, ns mtime, symlink target"
     fi
   fi
-  meta "verify_$tool" "$result"
+  meta "verify_${tool}_r$RUN" "$result"
   say "verify $tool restore: $result"
 }
 
-for tool in $BENCH_TOOLS; do
-  say "$tool"
+run_tool() {  # TOOL: every step, in order, on fresh repositories
+  local tool=$1 tree_repo dump_repo
+  say "$tool (run $RUN of $BENCH_RUNS)"
   tree_repo=$REPOS/$tool-tree
   dump_repo=$REPOS/$tool-dump
   rm -rf "$tree_repo" "$dump_repo" "$RESTORE/$tool"
@@ -339,7 +345,7 @@ for tool in $BENCH_TOOLS; do
   warm "$TREE"
   tool_cmd "$tool" "$tree_repo" backup "$TREE"; step "$tool" backup-changed "$tree_repo" "${CMD[@]}"
 
-  tool_cmd "$tool" "$dump_repo" init; "${CMD[@]}" >"$RAW/$tool-dump-init.log" 2>&1
+  tool_cmd "$tool" "$dump_repo" init; "${CMD[@]}" >"$RAW/$tool-dump-init-r$RUN.log" 2>&1
   cp -p "$SRC/dump-day1.sql" "$DUMP"
   warm "$DUMP"
   tool_cmd "$tool" "$dump_repo" backup "$DUMP"; step "$tool" dump-day1 "$dump_repo" "${CMD[@]}"
@@ -352,8 +358,15 @@ for tool in $BENCH_TOOLS; do
   tool_cmd "$tool" "$tree_repo" check; step "$tool" check-read-data "$tree_repo" "${CMD[@]}"
   verify "$tool" "$TREE" "$RESTORE/$tool$TREE"
   rm -rf "$RESTORE/$tool"
-  [[ $BENCH_KEEP == 1 ]] || rm -rf "$tree_repo" "$dump_repo"
+  if [[ $BENCH_KEEP != 1 || $RUN -lt $BENCH_RUNS ]]; then rm -rf "$tree_repo" "$dump_repo"; fi
+}
+
+# With BENCH_RUNS > 1 the tools take turns (kho, restic, kho, restic, ...) so
+# that background load hits both alike; the report shows the median of the runs.
+for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
+  for tool in $BENCH_TOOLS; do run_tool "$tool"; done
 done
+RUN=1
 
 # ---------------------------------------------------------------- scaling
 if [[ $BENCH_SCALING == 1 ]]; then
@@ -366,7 +379,7 @@ if [[ $BENCH_SCALING == 1 ]]; then
     for tool in $BENCH_SCALING_TOOLS; do
       repo=$REPOS/$tool-scale
       rm -rf "$repo"
-      tool_cmd "$tool" "$repo" init; "${CMD[@]}" >"$RAW/$tool-scale-init.log" 2>&1
+      tool_cmd "$tool" "$repo" init; "${CMD[@]}" >"$RAW/$tool-scale-$n-init.log" 2>&1
       tool_cmd "$tool" "$repo" backup "$SMALL"; step "$tool" "scale-$n" "$repo" "${CMD[@]}"
       rm -rf "$repo"
     done

@@ -107,7 +107,7 @@ Result<Stats> compute_stats(const repo::Repository& repo, const std::vector<repo
   walker.add_blob_sizes(s);
 
   s.blob_count = repo.index().blob_count();
-  s.pack_count = repo.index().packs().size();
+  s.pack_count = repo.index().pack_count();
   auto packs = repo.backend().list(backend::ObjectType::data);
   if (!packs) return tl::unexpected(packs.error().with_context("stats cannot list the packs of " + repo.location()));
   for (const auto& p : *packs) s.stored_size += p.size;

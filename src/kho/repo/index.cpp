@@ -78,37 +78,60 @@ Result<IndexFile> IndexFile::decode(ByteSpan content, const std::string& what) {
   return f;
 }
 
+namespace {
+IndexEntry make_entry(const PackedBlob& b, std::uint32_t pack) {
+  IndexEntry e;
+  e.id = b.id;
+  e.pack = pack;
+  e.offset = b.offset;
+  e.stored_length = b.stored_length;
+  e.raw_and_flags = (b.raw_length & k_max_blob_size) | static_cast<std::uint32_t>(b.compression) << 28 |
+                    static_cast<std::uint32_t>(b.type) << 31;
+  return e;
+}
+}  // namespace
+
+std::uint32_t MasterIndex::add_pack_id(const Id& pack_id) {
+  m_packs.push_back(pack_id);
+  return static_cast<std::uint32_t>(m_packs.size() - 1);
+}
+
 void MasterIndex::add_pack(const Id& pack_id, const std::vector<PackedBlob>& blobs) {
   std::unique_lock lock(m_mutex);
-  std::uint32_t pos;
-  auto it = m_pack_pos.find(pack_id);
-  if (it != m_pack_pos.end()) {
-    pos = it->second;
-  } else {
-    pos = static_cast<std::uint32_t>(m_packs.size());
-    m_packs.push_back(pack_id);
-    m_pack_pos.emplace(pack_id, pos);
-  }
+  std::uint32_t pos = add_pack_id(pack_id);
   for (const auto& b : blobs) {
     if (find_locked(b.type, b.id)) continue;
-    IndexEntry e;
-    e.id = b.id;
-    e.pack = pos;
-    e.offset = b.offset;
-    e.stored_length = b.stored_length;
-    e.raw_and_flags = (b.raw_length & k_max_blob_size) | static_cast<std::uint32_t>(b.compression) << 28 |
-                      static_cast<std::uint32_t>(b.type) << 31;
     m_fresh_pos.emplace(b.id, static_cast<std::uint32_t>(m_fresh.size()));
-    m_fresh.push_back(e);
+    m_fresh.push_back(make_entry(b, pos));
     (b.type == BlobType::tree ? m_claimed_tree : m_claimed_data).erase(b.id);
   }
-  if (m_fresh.size() > 65536) {
-    // Keep the unsorted part small so memory stays near 48 bytes a blob.
-    m_sorted.insert(m_sorted.end(), m_fresh.begin(), m_fresh.end());
-    std::sort(m_sorted.begin(), m_sorted.end(), entry_less);
-    m_fresh.clear();
-    m_fresh_pos.clear();
+  // Keep the unsorted part small so memory stays near 48 bytes a blob.
+  if (m_fresh.size() > 65536) fold_fresh();
+}
+
+void MasterIndex::bulk_add(const Id& pack_id, const std::vector<PackedBlob>& blobs) {
+  std::unique_lock lock(m_mutex);
+  std::uint32_t pos = add_pack_id(pack_id);
+  for (const auto& b : blobs) m_sorted.push_back(make_entry(b, pos));
+  m_sorted_dirty = true;
+}
+
+void MasterIndex::fold_fresh() {
+  if (m_sorted_dirty) {
+    std::stable_sort(m_sorted.begin(), m_sorted.end(), entry_less);
+    // A blob stored twice keeps one location (the first loaded).
+    auto same = [](const IndexEntry& a, const IndexEntry& b) { return a.id == b.id && a.type() == b.type(); };
+    m_sorted.erase(std::unique(m_sorted.begin(), m_sorted.end(), same), m_sorted.end());
+    m_sorted_dirty = false;
   }
+  if (m_fresh.empty()) return;
+  std::sort(m_fresh.begin(), m_fresh.end(), entry_less);
+  std::size_t middle = m_sorted.size();
+  m_sorted.insert(m_sorted.end(), m_fresh.begin(), m_fresh.end());
+  std::inplace_merge(m_sorted.begin(), m_sorted.begin() + static_cast<std::ptrdiff_t>(middle), m_sorted.end(),
+                     entry_less);
+  m_fresh.clear();
+  m_fresh_pos.clear();
 }
 
 const IndexEntry* MasterIndex::find_locked(BlobType type, const Id& id) const {
@@ -165,12 +188,11 @@ void MasterIndex::unclaim(BlobType type, const Id& id) {
 
 void MasterIndex::merge() {
   std::unique_lock lock(m_mutex);
-  if (m_fresh.empty()) return;
-  m_sorted.insert(m_sorted.end(), m_fresh.begin(), m_fresh.end());
-  std::sort(m_sorted.begin(), m_sorted.end(), entry_less);
-  m_fresh.clear();
-  m_fresh_pos.clear();
+  if (m_fresh.empty() && !m_sorted_dirty) return;
+  fold_fresh();
   m_sorted.shrink_to_fit();
+  m_fresh.shrink_to_fit();
+  m_packs.shrink_to_fit();
 }
 
 std::size_t MasterIndex::blob_count() const {
@@ -178,9 +200,10 @@ std::size_t MasterIndex::blob_count() const {
   return m_sorted.size() + m_fresh.size();
 }
 
-bool MasterIndex::has_pack(const Id& pack_id) const {
+std::size_t MasterIndex::pack_count() const {
   std::shared_lock lock(m_mutex);
-  return m_pack_pos.count(pack_id) != 0;
+  std::unordered_set<Id, IdHash> distinct(m_packs.begin(), m_packs.end());
+  return distinct.size();
 }
 
 void MasterIndex::for_each(const std::function<void(const Id&, const PackedBlob&)>& fn) {

@@ -64,6 +64,9 @@ class MasterIndex {
 public:
   // Adds every blob of `pack`. A blob already known keeps its first location.
   void add_pack(const Id& pack_id, const std::vector<PackedBlob>& blobs);
+  // Adds a pack while loading index files: cheaper than add_pack (no look-up
+  // per blob). REQUIRES: merge() before the next look-up.
+  void bulk_add(const Id& pack_id, const std::vector<PackedBlob>& blobs);
 
   bool has(BlobType type, const Id& id) const;
   std::optional<BlobLocation> find(BlobType type, const Id& id) const;
@@ -78,21 +81,22 @@ public:
   void merge();
 
   std::size_t blob_count() const;
-  const std::vector<Id>& packs() const { return m_packs; }
-  bool has_pack(const Id& pack_id) const;
+  // Distinct packs holding indexed blobs.
+  std::size_t pack_count() const;
 
   // Calls fn(pack_id, blob) for every blob (merges first).
   void for_each(const std::function<void(const Id&, const PackedBlob&)>& fn);
 
 private:
-  static std::uint64_t key_of(BlobType type, const Id& id);
+  std::uint32_t add_pack_id(const Id& pack_id);
+  void fold_fresh();
   const IndexEntry* find_locked(BlobType type, const Id& id) const;
   PackedBlob to_blob(const IndexEntry& e) const;
 
   mutable std::shared_mutex m_mutex;
-  std::vector<Id> m_packs;
-  std::unordered_map<Id, std::uint32_t, IdHash> m_pack_pos;
+  std::vector<Id> m_packs;  // a pack listed twice (e.g. after a crash) just has two positions
   std::vector<IndexEntry> m_sorted;
+  bool m_sorted_dirty = false;  // bulk_add appended unsorted entries
   std::vector<IndexEntry> m_fresh;                      // unsorted, small
   std::unordered_map<Id, std::uint32_t, IdHash> m_fresh_pos;  // id -> position in m_fresh (type in entry)
   std::unordered_set<Id, IdHash> m_claimed_data;

@@ -141,7 +141,7 @@ Result<std::vector<Error>> Repository::load_index(bool tolerate_errors) {
   for (const auto& [id, f] : files) {
     if (superseded.count(id)) continue;
     m_index_files.push_back(id);
-    for (const auto& p : f.packs) m_index.add_pack(p.pack_id, p.blobs);
+    for (const auto& p : f.packs) m_index.bulk_add(p.pack_id, p.blobs);
   }
   m_index.merge();
   return errors;
