@@ -304,7 +304,8 @@ def main():
         f"kho benchmark, {meta.get('date', '?')}: {meta.get('kho_version', '?')} vs {meta.get('restic_version', '?')}",
         f"machine: {meta.get('host_cpu', '?')}, {meta.get('cores', '?')} cores, {meta.get('mem_gib', '?')} GiB, "
         f"kernel {meta.get('kernel', '?')}, {meta.get('fs', '?')}; load average {meta.get('loadavg_start', '?')} at start, "
-        f"{meta.get('loadavg_end', '?')} at end; warm page cache (nothing dropped)",
+        f"{meta.get('loadavg_end', '?')} at end; warm page cache (nothing dropped); restores to a "
+        f"{meta.get('restore_fs', '?')}",
         f"tree: {int(meta.get('tree_files', 0)):,} files, {int(meta.get('tree_dirs', 0)):,} dirs, "
         f"{int(meta.get('tree_symlinks', 0)):,} symlinks, {tb / 1e6:.0f} MB; modified copy: "
         f"{int(meta.get('tree2_files', 0)):,} files, {int(meta.get('tree2_bytes', 0)) / 1e6:.0f} MB ({meta.get('mutate', '')})",

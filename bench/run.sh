@@ -19,6 +19,8 @@
 #   BENCH_TOOLS         tools to run (default "kho restic")
 #   BENCH_RUNS          repeat the whole sequence N times, tools taking turns; the
 #                       table shows the median per step (default 1)
+#   BENCH_RESTORE_FS    loop (default): each restore goes to a fresh ext4 file system
+#                       on a loop device in BENCH_DIR; dir: to a directory in BENCH_DIR
 #   BENCH_LIMIT_SECONDS seconds per primitive for the per-core limits (default 2)
 #   BENCH_SAMPLE_MB     size of the tree sample used for the limits (default 256)
 #   BENCH_SCALING=1     run the small-files scaling test
@@ -55,6 +57,7 @@ BENCH_SCALING_COUNTS=${BENCH_SCALING_COUNTS:-"100000 300000 1000000"}
 BENCH_SCALING_TOOLS=${BENCH_SCALING_TOOLS:-$BENCH_TOOLS}
 BENCH_KEEP=${BENCH_KEEP:-0}
 BENCH_RUNS=${BENCH_RUNS:-1}
+BENCH_RESTORE_FS=${BENCH_RESTORE_FS:-loop}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -67,7 +70,7 @@ case "$BENCH_DIR" in /|/var|/var/tmp|/tmp|/root|/home|"") die "refusing BENCH_DI
 
 # ---------------------------------------------------------------- packages
 install_missing() {
-  local pkgs=(restic postgresql time zstd openssl rsync python3 findutils diffutils coreutils
+  local pkgs=(restic postgresql time zstd openssl rsync python3 findutils diffutils coreutils e2fsprogs util-linux
     g++ libsodium-dev libzstd-dev libssl-dev libfmt-dev libexpected-dev)
   local missing=() p
   for p in "${pkgs[@]}"; do
@@ -87,7 +90,7 @@ install_missing() {
 [[ $(id -u) -eq 0 ]] || die "run as root (the PostgreSQL cluster runs as user postgres via runuser; restores keep owners)"
 command -v restic >/dev/null || die "restic is missing"
 [[ -x /usr/bin/time ]] || die "GNU time (/usr/bin/time) is missing"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PGBIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
 [[ -n $PGBIN && -x $PGBIN/initdb && -x $PGBIN/pgbench ]] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
 PY=/usr/bin/python3
 NCPU=$(nproc)
@@ -103,6 +106,7 @@ DUMP=$DATA/dump/db.sql
 PGDATA=$BENCH_DIR/pg/data
 PGSOCK=$BENCH_DIR/pg/sock
 PG_STARTED=0
+RESTORE_MOUNT=""
 mkdir -p "$BENCH_DIR"
 chmod 755 "$BENCH_DIR"
 
@@ -111,15 +115,18 @@ cleanup() {
   if [[ $PG_STARTED == 1 ]]; then
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
   fi
+  if [[ -n $RESTORE_MOUNT ]]; then umount "$RESTORE_MOUNT" 2>/dev/null || true; fi
   if [[ $BENCH_KEEP != 1 ]]; then
-    rm -rf "$SRC" "$DATA" "$REPOS" "$RESTORE" "$BENCH_DIR/pg" "$BENCH_DIR/restic-cache" "$BENCH_DIR/bin"
+    rm -f "$BENCH_DIR"/restore-*.img
+    rm -rf "$SRC" "$DATA" "$REPOS" "$RESTORE" "${BENCH_DIR:?}/pg" "${BENCH_DIR:?}/restic-cache" "${BENCH_DIR:?}/bin"
   fi
   if ((rc != 0)); then printf 'bench: failed (exit %d); logs in %s\n' "$rc" "$RAW" >&2; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-rm -rf "$RAW" "$REPOS" "$RESTORE" "$DATA" "$BENCH_DIR/restic-cache"
+for m in "$RESTORE"/*; do if mountpoint -q "$m" 2>/dev/null; then umount "$m"; fi; done
+rm -rf "$RAW" "$REPOS" "$RESTORE" "$DATA" "$BENCH_DIR/restic-cache" "$BENCH_DIR"/restore-*.img
 mkdir -p "$RAW" "$REPOS" "$RESTORE" "$DATA/dump" "$BENCH_DIR/bin"
 # Run a copy of the binary, so a rebuild during the run changes nothing.
 cp "$KHO" "$BENCH_DIR/bin/kho.new"
@@ -254,6 +261,7 @@ for alg in blake2b512 chacha20-poly1305; do
 done
 # Read from page cache: the whole tree with cat, after a warming pass.
 warm "$SRC/tree-v1"
+# shellcheck disable=SC2016
 /usr/bin/time -f "%e" -o "$RAW/read.time" sh -c 'find "$1" -type f -print0 | xargs -0 -r cat >/dev/null' sh "$SRC/tree-v1"
 meta read_page_cache_s "$(tail -n 1 "$RAW/read.time")"
 rm -f "$SAMPLE"
@@ -309,7 +317,8 @@ listing() {  # DIR: type, mode, owner, ns mtime, size (not of dirs), name, symli
 }
 
 verify() {  # TOOL SOURCE RESTORED
-  local tool=$1 src=$2 dst=$3 out=$RAW/verify-$tool-r$RUN.diff result
+  local tool=$1 src=$2 dst=$3 out result
+  out=$RAW/verify-$tool-r$RUN.diff
   if [[ ! -d $dst ]]; then
     result="FAILED: $dst does not exist"
   else
@@ -328,12 +337,45 @@ verify() {  # TOOL SOURCE RESTORED
   say "verify $tool restore: $result"
 }
 
+# A fresh, empty file system for each restore: file creation on a long-used ext4
+# (many recently deleted inodes) costs several times more kernel time than on a
+# new one, which would measure the disk's history rather than the tool.
+restore_target() {  # TOOL -> RESTORE_TARGET (an empty directory)
+  local tool=$1 mnt=$RESTORE/$1 img=$BENCH_DIR/restore-$1.img
+  mkdir -p "$mnt"
+  if [[ $BENCH_RESTORE_FS == loop ]]; then
+    rm -f "$img"
+    truncate -s $((v2_bytes * 3 + 2000000000)) "$img"
+    if mkfs.ext4 -q -F -i 8192 -E lazy_itable_init=0,lazy_journal_init=0 "$img" >"$RAW/mkfs.log" 2>&1 &&
+      mount -o loop "$img" "$mnt" 2>>"$RAW/mkfs.log"; then
+      RESTORE_MOUNT=$mnt
+      meta restore_fs "fresh ext4 on a loop device (file in $BENCH_DIR)"
+    else
+      say "cannot mount a loop file system (see $RAW/mkfs.log): restoring to a directory"
+      rm -f "$img"
+      BENCH_RESTORE_FS=dir
+    fi
+  fi
+  [[ $BENCH_RESTORE_FS == loop ]] || meta restore_fs "directory in $BENCH_DIR ($(findmnt -n -o FSTYPE -T "$BENCH_DIR"))"
+  RESTORE_TARGET=$mnt/target
+  mkdir -p "$RESTORE_TARGET"
+}
+
+restore_target_done() {  # TOOL
+  if [[ -n $RESTORE_MOUNT ]]; then
+    umount "$RESTORE_MOUNT"
+    RESTORE_MOUNT=""
+    rm -f "$BENCH_DIR/restore-$1.img"
+  fi
+  rm -rf "${RESTORE:?}/$1"
+}
+
 run_tool() {  # TOOL: every step, in order, on fresh repositories
   local tool=$1 tree_repo dump_repo
   say "$tool (run $RUN of $BENCH_RUNS)"
   tree_repo=$REPOS/$tool-tree
   dump_repo=$REPOS/$tool-dump
-  rm -rf "$tree_repo" "$dump_repo" "$RESTORE/$tool"
+  rm -rf "$tree_repo" "$dump_repo"
   # Both tools back up the same path; its content is swapped in place between
   # steps, so each sees the previous snapshot of that path as the parent.
   rsync -a --delete "$SRC/tree-v1/" "$TREE/"
@@ -353,11 +395,11 @@ run_tool() {  # TOOL: every step, in order, on fresh repositories
   warm "$DUMP"
   tool_cmd "$tool" "$dump_repo" backup "$DUMP"; step "$tool" dump-day2 "$dump_repo" "${CMD[@]}"
 
-  mkdir -p "$RESTORE/$tool"
-  tool_cmd "$tool" "$tree_repo" restore "$RESTORE/$tool"; step "$tool" restore "$tree_repo" "${CMD[@]}"
+  restore_target "$tool"
+  tool_cmd "$tool" "$tree_repo" restore "$RESTORE_TARGET"; step "$tool" restore "$tree_repo" "${CMD[@]}"
   tool_cmd "$tool" "$tree_repo" check; step "$tool" check-read-data "$tree_repo" "${CMD[@]}"
-  verify "$tool" "$TREE" "$RESTORE/$tool$TREE"
-  rm -rf "$RESTORE/$tool"
+  verify "$tool" "$TREE" "$RESTORE_TARGET$TREE"
+  restore_target_done "$tool"
   if [[ $BENCH_KEEP != 1 || $RUN -lt $BENCH_RUNS ]]; then rm -rf "$tree_repo" "$dump_repo"; fi
 }
 
