@@ -1,5 +1,3 @@
-#include <fstream>
-
 #include "kho/cli/context.hpp"
 #include "kho/platform/terminal.hpp"
 
@@ -12,15 +10,7 @@ struct KeyArgs {
 };
 
 Result<SecretString> new_password(const KeyArgs& args) {
-  if (!args.new_password_file.empty()) {
-    std::ifstream in(args.new_password_file, std::ios::binary);
-    if (!in) return fail(Errc::invalid_argument, "cannot read the new password file " + args.new_password_file);
-    std::string line;
-    std::getline(in, line);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    if (line.empty()) return fail(Errc::invalid_argument, "the new password file is empty");
-    return SecretString(std::move(line));
-  }
+  if (!args.new_password_file.empty()) return read_password_file(args.new_password_file, "the new password file");
   if (const char* env = std::getenv("KHO_NEW_PASSWORD"); env && *env) return SecretString(env);
   KHO_TRY_ASSIGN(SecretString pw, platform::read_password("New password: "));
   KHO_TRY_ASSIGN(SecretString again, platform::read_password("Repeat the new password: "));

@@ -27,17 +27,18 @@ std::size_t display_width(const std::string& s) {
 }
 }  // namespace
 
+Result<SecretString> read_password_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(Errc::invalid_argument, "cannot read " + what + " " + path);
+  std::string line;
+  std::getline(in, line);
+  SecretString pw(strip_newline(std::move(line)));
+  if (pw.empty()) return fail(Errc::invalid_argument, what + " " + path + " is empty");
+  return pw;
+}
+
 Result<SecretString> Context::password(bool confirm) const {
-  if (!global.password_file.empty()) {
-    std::ifstream in(global.password_file, std::ios::binary);
-    if (!in) return fail(Errc::invalid_argument, "cannot read the password file " + global.password_file);
-    std::string line;
-    std::getline(in, line);
-    line = strip_newline(std::move(line));
-    SecretString pw(std::move(line));
-    if (pw.empty()) return fail(Errc::invalid_argument, "the password file " + global.password_file + " is empty");
-    return pw;
-  }
+  if (!global.password_file.empty()) return read_password_file(global.password_file, "the password file");
   if (!global.password_command.empty()) {
     auto out = platform::run_capture(global.password_command);
     if (!out) return tl::unexpected(out.error().with_context("--password-command"));

@@ -28,6 +28,10 @@ struct GlobalOptions {
   std::string retry_lock;  // duration to wait for a lock, e.g. "10m"
 };
 
+// The first line of a password file (without its line ending). `what` names
+// the option in errors ("the password file", "the new password file").
+Result<SecretString> read_password_file(const std::string& path, const std::string& what);
+
 class Context {
 public:
   GlobalOptions global;
