@@ -21,6 +21,10 @@ STEPS = [  # (key, label)
     ("dump-day2-growth", "dump day 2: repo growth"),
     ("restore", "full restore"),
     ("check-read-data", "check --read-data"),
+    ("sftp-backup", "SFTP: first backup"),
+    ("sftp-restore", "SFTP: full restore"),
+    ("rest-backup", "REST: first backup"),
+    ("rest-restore", "REST: full restore"),
 ]
 
 # Targets from issue 4: kho / restic ratios.
@@ -220,6 +224,27 @@ def limits_section(meta, limits, steps):
     return lines, out
 
 
+def remote_section(steps, tree_bytes):
+    """Throughput of the tree's backup and restore: local beside SFTP and REST on loopback."""
+    lines, out = [], {}
+    if not any(k.startswith(("sftp-", "rest-")) for t in steps.values() for k in t):
+        return lines, out
+    for tool in ("kho", "restic"):
+        cells, res = [], {}
+        for backend, first, rest in (("local", "backup-first", "restore"), ("sftp", "sftp-backup", "sftp-restore"),
+                                     ("rest", "rest-backup", "rest-restore")):
+            b, r = steps.get(tool, {}).get(first), steps.get(tool, {}).get(rest)
+            if not b or not r or not tree_bytes:
+                continue
+            bm, rm = tree_bytes / 1e6 / b["wall_s"], tree_bytes / 1e6 / r["wall_s"]
+            res[backend] = {"backup_mb_s": bm, "restore_mb_s": rm}
+            cells.append(f"{backend} backup {bm:.0f} MB/s, restore {rm:.0f} MB/s")
+        if cells:
+            out[tool] = res
+            lines.append(f"  {tool}: " + "; ".join(cells))
+    return lines, out
+
+
 def scaling_section(steps):
     lines, out = [], {}
     for tool in ("kho", "restic"):
@@ -297,6 +322,7 @@ def main():
     rows = build_rows(steps)
     lim_lines, lim_out = limits_section(meta, limits, steps)
     sc_lines, sc_out = scaling_section(steps)
+    rm_lines, rm_out = remote_section(steps, int(meta.get("tree_bytes", "0")))
     tg_lines, tg_out = targets_section(rows, steps, meta, sc_out)
 
     tb = int(meta.get("tree_bytes", "0"))
@@ -320,6 +346,8 @@ def main():
     text = header + [""] + table_lines(rows, False) + ["", "Restored trees vs source:"] + verify
     text += ["", "Backup summaries (parent detection):"] + parent_lines(steps)
     text += [""] + lim_lines
+    if rm_lines:
+        text += ["", "Throughput of the tree, local and over loopback servers:"] + rm_lines
     if sc_lines:
         text += ["", "Scaling, backup of small files (1-4 KiB each):"] + sc_lines
     text += ["", "Targets (issue 4):"] + tg_lines
@@ -331,6 +359,8 @@ def main():
     md += ["", "Restored trees vs source:", ""] + [f"- {v.strip()}" for v in verify]
     md += ["", "Backup summaries (parent detection):", ""] + [f"- {v.strip()}" for v in parent_lines(steps)]
     md += ["", "```"] + lim_lines + ["```"]
+    if rm_lines:
+        md += ["", "Throughput of the tree, local and over loopback servers:", ""] + [f"- {v.strip()}" for v in rm_lines]
     if sc_lines:
         md += ["", "Scaling, backup of small files (1-4 KiB each):", ""] + [f"- {v.strip()}" for v in sc_lines]
     md += ["", "Targets (issue 4):", "", "```"] + tg_lines + ["```", ""]
@@ -340,7 +370,7 @@ def main():
         f.write(report)
     with open(os.path.join(bench_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "steps": steps, "table": rows, "limits": lim_out, "scaling": sc_out,
-                   "targets": tg_out}, f, indent=2)
+                   "remote": rm_out, "targets": tg_out}, f, indent=2)
         f.write("\n")
     print(f"\nwritten: {bench_dir}/results.md, results.json, results.txt")
 

@@ -5,6 +5,7 @@
 #   bench/run.sh                       full size (~1 GB tree, ~150 MB dumps)
 #   BENCH_SIZE_MB=100 bench/run.sh     a quick small-scale run
 #   BENCH_SCALING=1 bench/run.sh       also 100k / 300k / 1M small files (slow)
+#   BENCH_REMOTE=0 bench/run.sh        skip the SFTP and REST runs
 #
 # Knobs (environment):
 #   KHO                 kho binary (default: build-lead/kho, else build/kho)
@@ -26,6 +27,8 @@
 #   BENCH_SCALING=1     run the small-files scaling test
 #   BENCH_SCALING_COUNTS  file counts (default "100000 300000 1000000")
 #   BENCH_SCALING_TOOLS   tools for the scaling test (default: BENCH_TOOLS)
+#   BENCH_REMOTE        1 (default): also back up and restore the tree over SFTP
+#                       (a private sshd) and REST (rclone serve restic) on 127.0.0.1
 #   BENCH_KEEP=1        keep datasets and repositories (a later run with the same
 #                       dataset parameters reuses the datasets)
 #   BENCH_NO_INSTALL=1  do not install missing packages
@@ -56,6 +59,7 @@ BENCH_SCALING=${BENCH_SCALING:-0}
 BENCH_SCALING_COUNTS=${BENCH_SCALING_COUNTS:-"100000 300000 1000000"}
 BENCH_SCALING_TOOLS=${BENCH_SCALING_TOOLS:-$BENCH_TOOLS}
 BENCH_KEEP=${BENCH_KEEP:-0}
+BENCH_REMOTE=${BENCH_REMOTE:-1}
 BENCH_RUNS=${BENCH_RUNS:-1}
 BENCH_RESTORE_FS=${BENCH_RESTORE_FS:-loop}
 
@@ -409,6 +413,50 @@ for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
   for tool in $BENCH_TOOLS; do run_tool "$tool"; done
 done
 RUN=1
+
+# ---------------------------------------------------------------- remote
+# The tree backed up and restored over SFTP (a private sshd) and REST (rclone
+# serve restic), both on 127.0.0.1, with the servers from tests/servers/.
+if [[ $BENCH_REMOTE == 1 ]]; then
+  SERVERS=$BENCH_DIR/servers
+  rm -rf "$SERVERS"
+  mkdir -p "$SERVERS"
+  stop_servers() {
+    bash "$ROOT/tests/servers/sshd.sh" stop "$SERVERS/sshd" >/dev/null 2>&1 || true
+    bash "$ROOT/tests/servers/rclone.sh" stop "$SERVERS/rclone" >/dev/null 2>&1 || true
+  }
+  trap 'stop_servers; cleanup' EXIT
+  bash "$ROOT/tests/servers/sshd.sh" start "$SERVERS/sshd" >"$RAW/sshd-start.log" 2>&1 ||
+    die "cannot start sshd (see $RAW/sshd-start.log)"
+  bash "$ROOT/tests/servers/rclone.sh" start "$SERVERS/rclone" >"$RAW/rclone-start.log" 2>&1 ||
+    die "cannot start rclone serve restic (see $RAW/rclone-start.log)"
+  SSH_PORT=$(cat "$SERVERS/sshd/port")
+  REST_PORT=$(cat "$SERVERS/rclone/port")
+  KHO_SFTP=(-o "sftp.identity=$SERVERS/sshd/id_ed25519" -o "sftp.known_hosts=$SERVERS/sshd/known_hosts")
+  RESTIC_SFTP=(-o "sftp.command=ssh -F $SERVERS/sshd/ssh_config kho-test-sshd -s sftp")
+  rsync -a --delete "$SRC/tree-v1/" "$TREE/"
+  warm "$TREE"
+  for backend in sftp rest; do
+    for tool in $BENCH_TOOLS; do
+      say "$tool over $backend"
+      case "$backend:$tool" in
+        sftp:kho) loc="sftp://127.0.0.1:$SSH_PORT$REPOS/sftp-kho"; dir=$REPOS/sftp-kho; opts=("${KHO_SFTP[@]}") ;;
+        sftp:restic) loc="sftp:127.0.0.1:$REPOS/sftp-restic"; dir=$REPOS/sftp-restic; opts=("${RESTIC_SFTP[@]}") ;;
+        rest:*) loc="rest:http://127.0.0.1:$REST_PORT/$tool"; dir=$SERVERS/rclone/data/$tool; opts=() ;;
+      esac
+      rm -rf "$dir"
+      [[ $backend == rest ]] || mkdir -p "$(dirname "$dir")"
+      tool_cmd "$tool" "$loc" init; "${CMD[0]}" "${opts[@]}" "${CMD[@]:1}" >"$RAW/$tool-$backend-init.log" 2>&1 ||
+        die "$tool init over $backend failed (see $RAW/$tool-$backend-init.log)"
+      tool_cmd "$tool" "$loc" backup "$TREE"; step "$tool" "$backend-backup" "$dir" "${CMD[0]}" "${opts[@]}" "${CMD[@]:1}"
+      restore_target "$tool"
+      tool_cmd "$tool" "$loc" restore "$RESTORE_TARGET"; step "$tool" "$backend-restore" "$dir" "${CMD[0]}" "${opts[@]}" "${CMD[@]:1}"
+      restore_target_done "$tool"
+      rm -rf "$dir"
+    done
+  done
+  stop_servers
+fi
 
 # ---------------------------------------------------------------- scaling
 if [[ $BENCH_SCALING == 1 ]]; then

@@ -42,46 +42,71 @@ bool starts_with_zstd_magic(ByteSpan frame) {
 
 }  // namespace
 
-void compress_append(ByteSpan data, int level, Bytes& out) {
+std::size_t compress_bound(std::size_t size) { return ZSTD_compressBound(size); }
+
+std::size_t compress_into(ByteSpan data, int level, std::uint8_t* out) {
   ZSTD_CCtx* ctx = thread_cctx();
-  const std::size_t start = out.size();
-  out.resize(start + ZSTD_compressBound(data.size()));
   // One-shot compression records the content size in the frame header, which
   // decompress() checks before allocating.
   const std::size_t n =
-      ZSTD_compressCCtx(ctx, out.data() + start, out.size() - start, data.data(), data.size(), level);
+      ZSTD_compressCCtx(ctx, out, ZSTD_compressBound(data.size()), data.data(), data.size(), level);
   if (ZSTD_isError(n)) {
-    out.resize(start);
     // The output buffer has compressBound() bytes, so only allocation can fail.
     if (ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation) throw std::bad_alloc();
     std::fprintf(stderr, "kho: zstd compression failed: %s\n", ZSTD_getErrorName(n));
     std::abort();
   }
-  out.resize(start + n);
+  return n;
 }
 
-Result<Bytes> decompress(ByteSpan frame, std::size_t expected_size, const std::string& what) {
+void compress_append(ByteSpan data, int level, Bytes& out) {
+  const std::size_t start = out.size();
+  out.resize(start + ZSTD_compressBound(data.size()));
+  out.resize(start + compress_into(data, level, out.data() + start));
+}
+
+namespace {
+// Checks the frame header against expected_size; returns the frame's length.
+// Runs before any output buffer is allocated, so a damaged header cannot demand
+// a huge one.
+Result<std::size_t> check_frame(ByteSpan frame, std::size_t expected_size, const std::string& what) {
   // Only regular frames: a skippable frame would "decompress" to nothing.
   if (!starts_with_zstd_magic(frame)) return fail(Errc::corruption, what + ": compressed data has no zstd frame header");
   const std::size_t frame_size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
   if (ZSTD_isError(frame_size))
     return failf(Errc::corruption, "{}: compressed data is malformed or truncated ({})", what,
                  ZSTD_getErrorName(frame_size));
-  // Checked before allocating, so a damaged header cannot demand a huge buffer.
   const unsigned long long declared = ZSTD_getFrameContentSize(frame.data(), frame_size);
   if (declared == ZSTD_CONTENTSIZE_ERROR)
     return fail(Errc::corruption, what + ": compressed data has a malformed frame header");
   if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != expected_size)
     return failf(Errc::corruption, "{}: compressed data declares {} bytes but {} were expected", what, declared,
                  expected_size);
+  return frame_size;
+}
+
+Status decompress_checked(ByteSpan frame, std::size_t frame_size, std::size_t expected_size, const std::string& what,
+                          std::uint8_t* out) {
   ZSTD_DCtx* ctx = thread_dctx();
-  Bytes out(expected_size);
   // With the output capped at expected_size, a frame that inflates further fails.
-  const std::size_t n = ZSTD_decompressDCtx(ctx, out.data(), out.size(), frame.data(), frame_size);
+  const std::size_t n = ZSTD_decompressDCtx(ctx, out, expected_size, frame.data(), frame_size);
   if (ZSTD_isError(n))
     return failf(Errc::corruption, "{}: compressed data is damaged ({})", what, ZSTD_getErrorName(n));
   if (n != expected_size)
     return failf(Errc::corruption, "{}: compressed data holds {} bytes but {} were expected", what, n, expected_size);
+  return {};
+}
+}  // namespace
+
+Status decompress_into(ByteSpan frame, std::size_t expected_size, const std::string& what, std::uint8_t* out) {
+  KHO_TRY_ASSIGN(std::size_t frame_size, check_frame(frame, expected_size, what));
+  return decompress_checked(frame, frame_size, expected_size, what, out);
+}
+
+Result<Bytes> decompress(ByteSpan frame, std::size_t expected_size, const std::string& what) {
+  KHO_TRY_ASSIGN(std::size_t frame_size, check_frame(frame, expected_size, what));
+  Bytes out(expected_size);
+  KHO_TRY_STATUS(decompress_checked(frame, frame_size, expected_size, what, out.data()));
   return out;
 }
 

@@ -42,19 +42,32 @@ void random_bytes(std::span<std::uint8_t> out) {
   randombytes_buf(out.data(), out.size());
 }
 
-void seal_append(const SecretBytes& key, ByteSpan plain, ByteSpan ad, Bytes& out) {
+namespace {
+// Writes a fresh nonce at `out`, then the ciphertext and tag of `plain` after it.
+// `plain` may start exactly at out + k_nonce_size (in place), as libsodium allows.
+void seal_to(const SecretBytes& key, const std::uint8_t* plain, std::size_t plain_size, ByteSpan ad,
+             std::uint8_t* out) {
   init();
   require_key(key, k_key_size, k_key_size, "seal: the encryption key must be 32 bytes");
+  std::uint8_t* nonce = out;
+  randombytes_buf(nonce, k_nonce_size);
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + k_nonce_size, &written, plain, plain_size, ad.data(),
+                                                 ad.size(), nullptr, nonce, key.data()) != 0 ||
+      written != plain_size + k_tag_size)
+    die("seal: XChaCha20-Poly1305 encryption failed");
+}
+}  // namespace
+
+void seal_in_place(const SecretBytes& key, std::uint8_t* buffer, std::size_t plain_size, ByteSpan ad) {
+  seal_to(key, buffer + k_nonce_size, plain_size, ad, buffer);
+}
+
+void seal_append(const SecretBytes& key, ByteSpan plain, ByteSpan ad, Bytes& out) {
   const std::size_t start = out.size();
   // One resize, then encrypt straight from `plain` into its final place.
   out.resize(start + k_nonce_size + plain.size() + k_tag_size);
-  std::uint8_t* nonce = out.data() + start;
-  randombytes_buf(nonce, k_nonce_size);
-  unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + k_nonce_size, &written, plain.data(), plain.size(),
-                                                 ad.data(), ad.size(), nullptr, nonce, key.data()) != 0 ||
-      written != plain.size() + k_tag_size)
-    die("seal: XChaCha20-Poly1305 encryption failed");
+  seal_to(key, plain.data(), plain.size(), ad, out.data() + start);
 }
 
 Bytes seal(const SecretBytes& key, ByteSpan plain, ByteSpan ad) {
@@ -64,18 +77,23 @@ Bytes seal(const SecretBytes& key, ByteSpan plain, ByteSpan ad) {
   return out;
 }
 
-Result<Bytes> open(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what) {
+Status open_into(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what, std::uint8_t* out) {
   init();
   require_key(key, k_key_size, k_key_size, "open: the encryption key must be 32 bytes");
   if (sealed.size() < k_seal_overhead)
     return failf(Errc::corruption, "{} is too short ({} bytes) to be encrypted data", what, sealed.size());
-  Bytes plain(sealed.size() - k_seal_overhead);
   unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr, sealed.data() + k_nonce_size,
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &written, nullptr, sealed.data() + k_nonce_size,
                                                  sealed.size() - k_nonce_size, ad.data(), ad.size(), sealed.data(),
                                                  key.data()) != 0)
     return fail(Errc::corruption,
                 what + " failed authentication: it was modified or damaged, or was sealed with another key");
+  return {};
+}
+
+Result<Bytes> open(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what) {
+  Bytes plain(sealed.size() < k_seal_overhead ? 0 : sealed.size() - k_seal_overhead);
+  KHO_TRY_STATUS(open_into(key, sealed, ad, what, plain.data()));
   return plain;
 }
 
@@ -123,8 +141,10 @@ KdfParams default_kdf_params() {
     p.opslimit = crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
     p.memlimit = crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
   } else {
-    p.opslimit = crypto_pwhash_argon2id_OPSLIMIT_MODERATE;
-    p.memlimit = crypto_pwhash_argon2id_MEMLIMIT_MODERATE;
+    // 32 MiB, the memory restic's scrypt asks for (N=2^15, r=8), and 4 passes:
+    // twice the work of OWASP's m=19 MiB, t=2 baseline.
+    p.opslimit = 4;
+    p.memlimit = 32ULL << 20;
   }
   p.salt.resize(crypto_pwhash_argon2id_SALTBYTES);
   random_bytes(p.salt);

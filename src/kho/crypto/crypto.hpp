@@ -33,10 +33,15 @@ Bytes seal(const SecretBytes& key, ByteSpan plain, ByteSpan ad);
 // returning a new buffer: one resize, no intermediate copy.
 // REQUIRES: `plain` and `ad` do not point into `out` (the resize may move it).
 void seal_append(const SecretBytes& key, ByteSpan plain, ByteSpan ad, Bytes& out);
+// Seals in place: `buffer` holds k_nonce_size free bytes, then `plain_size` bytes
+// of plaintext, then k_tag_size free bytes; afterwards it holds the sealed bytes.
+void seal_in_place(const SecretBytes& key, std::uint8_t* buffer, std::size_t plain_size, ByteSpan ad);
 
 // Decrypts `sealed`; fails with Errc::corruption (message names `what`) when the
 // bytes are too short or were modified, or `ad` differs from the one sealed with.
 Result<Bytes> open(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what);
+// The same into `out`, which has room for sealed.size() - k_seal_overhead bytes.
+Status open_into(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what, std::uint8_t* out);
 
 // BLAKE2b-256 of `data` keyed with `key` (32 bytes; aborts unless 16 to 64).
 Id keyed_hash(const SecretBytes& key, ByteSpan data);
@@ -66,7 +71,7 @@ struct KdfParams {
   Bytes salt;                  // 16 bytes
 };
 
-// Default parameters for new keys (libsodium MODERATE: 256 MiB, ~1.4 s here),
+// Default parameters for new keys (Argon2id t=4, m=32 MiB: ~0.15 s here),
 // or INTERACTIVE when the environment variable KHO_KDF_FAST=1 is set (tests).
 KdfParams default_kdf_params();
 

@@ -35,7 +35,10 @@ std::atomic<bool>& cancel_flag() {
 
 namespace {
 
-constexpr std::size_t k_read_block = 4 * 1024 * 1024;
+// Files are read in blocks of this size into a per-thread buffer of four blocks,
+// which grows (up to the largest chunk plus a block) only for a window without
+// a cut point. Small blocks keep the resident memory per reader low.
+constexpr std::size_t k_read_block = 2 * 1024 * 1024;
 // Files larger than this have their chunks processed in parallel.
 constexpr std::size_t k_offload_size = 4 * 1024 * 1024;
 
@@ -122,6 +125,9 @@ public:
   Result<BackupResult> run();
 
 private:
+  std::atomic<bool> m_store_failed{false};  // an upload failed: the backup stops
+  std::string m_store_error;                 // the first such failure (under m_errors_mutex)
+
   void record_error(const std::string& path, const Error& e) {
     std::lock_guard lock(m_errors_mutex);
     m_errors.push_back({path, e.message()});
@@ -164,7 +170,7 @@ template <typename ReadFn>
 Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& total, bool offload) {
   thread_local Bytes buffer;
   const std::size_t max = m_chunker.params().max_size;
-  if (buffer.size() < 2 * max + k_read_block) buffer.resize(2 * max + k_read_block);
+  if (buffer.size() < 4 * k_read_block) buffer.resize(4 * k_read_block);
   std::size_t start = 0, end = 0;
   bool eof = false;
   std::vector<Id> ids;
@@ -180,27 +186,48 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     return {};
   };
   auto store = [this](ByteSpan chunk) -> Result<Id> {
+    // After one failed upload the backup is lost anyway: fail fast instead of
+    // letting every queued file wait out the backend's retries again.
+    if (m_store_failed.load(std::memory_order_acquire)) {
+      std::lock_guard lock(m_errors_mutex);
+      return fail(Errc::failed, m_store_error);
+    }
     Id id = m_repo.hash_blob(chunk);
-    if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved)
-      return fail(Errc::failed, "cannot store data in the repository: " + saved.error().message());
+    if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved) {
+      std::lock_guard lock(m_errors_mutex);
+      if (!m_store_failed.load(std::memory_order_relaxed))
+        m_store_error = "cannot store data in the repository: " + saved.error().message();
+      m_store_failed.store(true, std::memory_order_release);
+      return fail(Errc::failed, m_store_error);
+    }
     return id;
+  };
+  // Reads one more block after the window, moving the window to the front of the
+  // buffer (or growing the buffer) when there is no room for it.
+  auto read_more = [&]() -> Status {
+    if (buffer.size() - end < k_read_block) {
+      std::memmove(buffer.data(), buffer.data() + start, end - start);
+      end -= start;
+      start = 0;
+      if (buffer.size() - end < k_read_block) buffer.resize(end + k_read_block);
+    }
+    KHO_TRY_ASSIGN(std::size_t n, read(buffer.data() + end, k_read_block));
+    if (n == 0) eof = true;
+    end += n;
+    if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    return {};
   };
   total = 0;
   for (;;) {
-    while (!eof && end - start < max) {
-      if (buffer.size() - end < k_read_block) {
-        std::memmove(buffer.data(), buffer.data() + start, end - start);
-        end -= start;
-        start = 0;
-      }
-      KHO_TRY_ASSIGN(std::size_t n, read(buffer.data() + end, std::min(k_read_block, buffer.size() - end)));
-      if (n == 0) eof = true;
-      end += n;
-      if (cancelled()) return fail(Errc::interrupted, "interrupted");
-    }
+    while (!eof && end - start < k_read_block) KHO_TRY_STATUS(read_more());
     if (start == end) break;
+    std::size_t cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof);
+    // No cut point in the window yet: it cannot end before `max` bytes or EOF.
+    while (cut == 0 && !eof && end - start < max) {
+      KHO_TRY_STATUS(read_more());
+      cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof);
+    }
     ByteSpan window(buffer.data() + start, end - start);
-    std::size_t cut = m_chunker.next_cut(window, eof);
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
     ByteSpan chunk = window.subspan(0, cut);
     if (offload) {

@@ -107,46 +107,91 @@ void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const st
 void Checker::read_pack(const Id& pack_id) {
   if (cancelled()) return;
   std::string what = "pack " + pack_id.hex();
-  auto bytes = m_repo.backend().load(Handle{ObjectType::data, pack_id.hex()});
-  if (!bytes) {
-    error(what, "cannot be read: " + bytes.error().message());
+  const Handle handle{ObjectType::data, pack_id.hex()};
+  auto info = m_repo.backend().stat(handle);
+  if (!info) {
+    error(what, "cannot be read: " + info.error().message());
     return;
+  }
+  const std::uint64_t size = info->size;
+  std::vector<repo::PackedBlob> indexed = m_pack_blobs.at(pack_id);
+  std::sort(indexed.begin(), indexed.end(),
+            [](const repo::PackedBlob& a, const repo::PackedBlob& b) { return a.offset < b.offset; });
+  auto damaged = [&](const repo::PackedBlob& b, const std::string& message) {
+    error(what, fmt::format("{} blob {} {}", repo::blob_type_name(b.type), b.id.hex(), message));
+    std::lock_guard lock(m_mutex);
+    (b.type == BlobType::tree ? m_damaged_trees : m_damaged_data).insert(b.id);
+  };
+
+  // Stream the pack in segments: hash everything, open each indexed blob once
+  // all its bytes have arrived, keep only the bytes of the next blob pending.
+  constexpr std::uint64_t k_segment = 2 * 1024 * 1024;
+  crypto::Sha256 sha;
+  Bytes window;                   // pack bytes [window_start, pos)
+  std::uint64_t window_start = 0;
+  std::uint64_t pos = 0;
+  std::size_t next = 0;           // first indexed blob not yet opened
+  Bytes last_segment;
+  while (pos < size) {
+    if (cancelled()) return;
+    std::uint64_t n = std::min(k_segment, size - pos);
+    auto segment = m_repo.backend().load(handle, pos, n);
+    if (!segment) {
+      error(what, "cannot be read: " + segment.error().message());
+      for (; next < indexed.size(); ++next) damaged(indexed[next], "cannot be read");
+      return;
+    }
+    sha.update(*segment);
+    window.insert(window.end(), segment->begin(), segment->end());
+    pos += n;
+    for (; next < indexed.size(); ++next) {
+      const auto& b = indexed[next];
+      std::uint64_t end = static_cast<std::uint64_t>(b.offset) + b.stored_length;
+      if (end > pos) break;
+      std::string blob_what = fmt::format("{} blob {}", repo::blob_type_name(b.type), b.id.hex());
+      ByteSpan stored(window.data() + (b.offset - window_start), b.stored_length);
+      auto raw = repo::open_blob_scratch(m_repo.keys(), b, stored, blob_what);
+      if (!raw)
+        damaged(b, "is damaged: " + raw.error().message());
+      else if (m_repo.hash_blob(*raw) != b.id)
+        damaged(b, "does not match its ID");
+    }
+    std::uint64_t keep_from = next < indexed.size() ? std::max<std::uint64_t>(indexed[next].offset, window_start) : pos;
+    if (pos >= size) last_segment = std::move(*segment);
+    window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(std::min(keep_from, pos) - window_start));
+    window_start = std::min(keep_from, pos);
   }
   {
     std::lock_guard lock(m_mutex);
     m_result.packs_read++;
-    m_result.bytes_read += bytes->size();
+    m_result.bytes_read += size;
   }
-  if (m_progress) m_progress->bytes_done += bytes->size();
-  if (crypto::sha256(*bytes) != pack_id) error(what, "content does not match its name (SHA-256): the pack was modified or damaged");
-  const auto& indexed = m_pack_blobs[pack_id];
-  auto header = repo::parse_pack_header(m_repo.keys(), *bytes, bytes->size(), what);
+  if (m_progress) m_progress->bytes_done += size;
+  if (sha.finish() != pack_id) error(what, "content does not match its name (SHA-256): the pack was modified or damaged");
+  for (; next < indexed.size(); ++next) damaged(indexed[next], "lies beyond the end of the pack");
+
+  auto header = repo::parse_pack_header(m_repo.keys(), last_segment, size, what);
+  if (!header && header.error().code() == Errc::not_found && last_segment.size() >= 4) {
+    // A header longer than the last segment: read exactly the tail it needs.
+    ByteReader length(ByteSpan(last_segment).subspan(last_segment.size() - 4), what);
+    std::uint64_t tail = std::uint64_t{*length.u32()} + 4;
+    auto bytes = m_repo.backend().load(handle, size - tail, tail);
+    if (!bytes) {
+      error(what, "header cannot be read: " + bytes.error().message());
+      return;
+    }
+    header = repo::parse_pack_header(m_repo.keys(), *bytes, size, what);
+  }
   if (!header) {
     error(what, "header cannot be read: " + header.error().message());
-  } else {
-    std::set<std::pair<Id, std::uint32_t>> in_header;
-    for (const auto& b : *header) in_header.insert({b.id, b.offset});
-    for (const auto& b : indexed)
-      if (!in_header.count({b.id, b.offset}))
-        error(what, fmt::format("{} blob {} is in the index but not in the pack header", repo::blob_type_name(b.type),
-                                b.id.hex()));
+    return;
   }
-  for (const auto& b : indexed) {
-    if (static_cast<std::uint64_t>(b.offset) + b.stored_length > bytes->size()) {
-      error(what, fmt::format("{} blob {} lies beyond the end of the pack", repo::blob_type_name(b.type), b.id.hex()));
-      std::lock_guard lock(m_mutex);
-      (b.type == BlobType::tree ? m_damaged_trees : m_damaged_data).insert(b.id);
-      continue;
-    }
-    std::string blob_what = fmt::format("{} blob {}", repo::blob_type_name(b.type), b.id.hex());
-    auto raw = repo::open_blob(m_repo.keys(), b, ByteSpan(bytes->data() + b.offset, b.stored_length), blob_what);
-    bool bad = !raw || m_repo.hash_blob(*raw) != b.id;
-    if (bad) {
-      error(what, blob_what + (raw ? " does not match its ID" : " is damaged: " + raw.error().message()));
-      std::lock_guard lock(m_mutex);
-      (b.type == BlobType::tree ? m_damaged_trees : m_damaged_data).insert(b.id);
-    }
-  }
+  std::set<std::pair<Id, std::uint32_t>> in_header;
+  for (const auto& b : *header) in_header.insert({b.id, b.offset});
+  for (const auto& b : indexed)
+    if (!in_header.count({b.id, b.offset}))
+      error(what, fmt::format("{} blob {} is in the index but not in the pack header", repo::blob_type_name(b.type),
+                              b.id.hex()));
 }
 
 void Checker::trace_damage() {

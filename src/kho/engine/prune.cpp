@@ -116,6 +116,14 @@ Result<PruneResult> run_prune(repo::Repository& repo, const PruneOptions& option
     return result;
   }
 
+  // Refused deletions (append-only) are found before anything is written.
+  if (auto allowed = backend::check_deletions_allowed(repo.backend()); !allowed) {
+    if (allowed.error().code() != Errc::permission) return tl::unexpected(allowed.error());
+    return fail(Errc::permission, allowed.error().message() +
+                                      "; nothing was changed. Run prune where the repository is not served "
+                                      "append-only (for example on the backup server itself)");
+  }
+
   // Repack: copy used blobs, still sealed, into new packs.
   repo::MasterIndex fresh;  // what the new index will list
   std::set<std::pair<int, Id>> listed;

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
 
 #include "kho/platform/fs.hpp"
+#include "kho/repo/pack_reader.hpp"
 #include "kho/util/fd.hpp"
 #include "kho/util/glob.hpp"
 #include "kho/util/thread_pool.hpp"
@@ -48,8 +50,7 @@ std::pair<std::string, std::string> split_parent(const std::string& rel) {
 }
 
 struct Item {
-  std::string rel;   // path below the target
-  std::string snap;  // absolute path inside the snapshot
+  std::string rel;   // path below the target; its snapshot path is m_snap_prefix + rel
   Node node;
   std::size_t depth = 0;
   std::size_t link_to = SIZE_MAX;  // for a hardlink: the item it links to
@@ -82,7 +83,9 @@ public:
 
 private:
   Status collect(const Id& tree_id, const std::string& rel, const std::string& snap, std::size_t depth);
-  void add_node(Node node, const std::string& rel, const std::string& snap, std::size_t depth);
+  void add_node(Node node, const std::string& rel, std::size_t depth);
+  // The item's absolute path in the snapshot, for messages.
+  std::string snap_of(const Item& item) const { return m_snap_prefix + item.rel; }
   Status create_items();
   Status create_one(Item& item, std::size_t index);
   void write_content();
@@ -106,18 +109,19 @@ private:
   Progress* m_progress;
   PathFilter m_filter;
   Fd m_root;
-  std::vector<Item> m_items;
+  std::deque<Item> m_items;  // a deque: no copy of the whole list when it grows
   std::vector<std::unique_ptr<FileState>> m_files;  // parallel to m_items (files only)
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::size_t> m_hardlinks;
   std::map<Id, std::vector<PlannedBlob>> m_plan;  // by pack
   std::unordered_map<Id, std::size_t, IdHash> m_plan_pos;  // blob -> position in its pack's list
   std::mutex m_problem_mutex;
+  std::string m_snap_prefix;  // snapshot path of the target's top
   RestoreResult m_result;
   bool m_is_root = ::geteuid() == 0;
 };
 
-void Restorer::add_node(Node node, const std::string& rel, const std::string& snap, std::size_t depth) {
-  Item item{rel, snap, std::move(node), depth};
+void Restorer::add_node(Node node, const std::string& rel, std::size_t depth) {
+  Item item{rel, std::move(node), depth};
   if (item.node.type == FileType::file && item.node.nlink > 1) {
     auto key = std::make_pair(item.node.device, item.node.inode);
     auto [it, inserted] = m_hardlinks.emplace(key, m_items.size());
@@ -138,7 +142,7 @@ Status Restorer::collect(const Id& tree_id, const std::string& rel, const std::s
       if (!wanted && !m_filter.may_contain_included(child_snap)) continue;
       std::size_t before = m_items.size();
       Id sub = *node.subtree;
-      add_node(node, child_rel, child_snap, depth + 1);
+      add_node(node, child_rel, depth + 1);
       auto st = collect(sub, child_rel, child_snap, depth + 1);
       if (!st) {
         if (st.error().code() == Errc::interrupted) return st;
@@ -149,7 +153,7 @@ Status Restorer::collect(const Id& tree_id, const std::string& rel, const std::s
       continue;
     }
     if (!m_filter.included(child_snap)) continue;
-    add_node(std::move(node), child_rel, child_snap, depth + 1);
+    add_node(std::move(node), child_rel, depth + 1);
   }
   return {};
 }
@@ -229,7 +233,7 @@ Status Restorer::create_items() {
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     auto st = create_one(m_items[i], i);
     if (!st) {
-      problem(m_items[i].snap, st.error().message());
+      problem(snap_of(m_items[i]), st.error().message());
       // Nothing below a directory that could not be made can be restored.
       std::string prefix = m_items[i].rel + "/";
       for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j)
@@ -241,7 +245,7 @@ Status Restorer::create_items() {
   // file come last, once their target exists.
   auto create = [this](std::size_t i) {
     auto st = create_one(m_items[i], i);
-    if (!st) problem(m_items[i].snap, st.error().message());
+    if (!st) problem(snap_of(m_items[i]), st.error().message());
   };
   {
     unsigned threads = m_opt.threads ? m_opt.threads : ThreadPool::default_threads();
@@ -335,7 +339,7 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
       }
       if (m_progress) {
         m_progress->files_done++;
-        if (m_progress->log && !state.failed) m_progress->log("restored", item.snap);
+        if (m_progress->log && !state.failed) m_progress->log("restored", snap_of(item));
       }
     }
   }
@@ -344,38 +348,26 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
 void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) {
   std::sort(blobs.begin(), blobs.end(),
             [](const PlannedBlob& a, const PlannedBlob& b) { return a.blob.offset < b.blob.offset; });
-  // Read runs of nearby blobs with one request each.
-  constexpr std::uint64_t k_max_gap = 512 * 1024;
-  constexpr std::uint64_t k_max_run = 32 * 1024 * 1024;
-  std::size_t i = 0;
-  while (i < blobs.size()) {
-    if (cancelled()) return;
-    std::size_t j = i + 1;
-    std::uint64_t start = blobs[i].blob.offset;
-    std::uint64_t end = start + blobs[i].blob.stored_length;
-    while (j < blobs.size() && blobs[j].blob.offset <= end + k_max_gap &&
-           blobs[j].blob.offset + blobs[j].blob.stored_length - start <= k_max_run) {
-      end = std::max<std::uint64_t>(end, blobs[j].blob.offset + blobs[j].blob.stored_length);
-      ++j;
-    }
-    auto bytes = m_repo.backend().load(backend::Handle{backend::ObjectType::data, pack_id.hex()}, start, end - start);
-    for (std::size_t k = i; k < j; ++k) {
-      const PlannedBlob& p = blobs[k];
-      std::string what = fmt::format("data blob {} in pack {}", p.blob.id.hex(), pack_id.hex());
-      if (!bytes) {
-        fail_blob(p, "cannot read " + what + ": " + bytes.error().message());
-        continue;
-      }
-      ByteSpan stored(bytes->data() + (p.blob.offset - start), p.blob.stored_length);
-      auto raw = repo::open_blob(m_repo.keys(), p.blob, stored, what);
-      if (!raw) {
-        fail_blob(p, raw.error().message());
-        continue;
-      }
-      write_blob(p, *raw);
-    }
-    i = j;
-  }
+  std::vector<repo::PackedBlob> sorted;
+  sorted.reserve(blobs.size());
+  for (const auto& p : blobs) sorted.push_back(p.blob);
+  repo::read_pack_blobs(
+      m_repo.backend(), pack_id, sorted,
+      [&](std::size_t k, const Result<ByteSpan>& stored) {
+        const PlannedBlob& p = blobs[k];
+        std::string what = fmt::format("data blob {} in pack {}", p.blob.id.hex(), pack_id.hex());
+        if (!stored) {
+          fail_blob(p, "cannot read " + what + ": " + stored.error().message());
+          return;
+        }
+        auto raw = repo::open_blob_scratch(m_repo.keys(), p.blob, *stored, what);
+        if (!raw) {
+          fail_blob(p, raw.error().message());
+          return;
+        }
+        write_blob(p, *raw);
+      },
+      [] { return cancelled(); });
 }
 
 void Restorer::write_content() {
@@ -396,22 +388,22 @@ void Restorer::apply_metadata(const Item& item) {
   auto [parent_rel, name] = split_parent(item.rel);
   auto dir = open_beneath(m_root.get(), parent_rel, O_RDONLY | O_DIRECTORY, 0);
   if (!dir) {
-    problem(item.snap, "cannot set metadata: " + dir.error().message());
+    problem(snap_of(item), "cannot set metadata: " + dir.error().message());
     return;
   }
   int d = dir->get();
   const char* nm = name.c_str();
   if (m_is_root && ::fchownat(d, nm, n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
-    problem(item.snap, std::string("cannot set owner: ") + std::strerror(errno));
+    problem(snap_of(item), std::string("cannot set owner: ") + std::strerror(errno));
   for (const auto& [key, value] : n.xattrs) {
     // l*xattr on a path: never follows the final symlink.
     std::string full = "/proc/self/fd/" + std::to_string(d) + "/" + name;
     if (::lsetxattr(full.c_str(), key.c_str(), value.data(), value.size(), 0) != 0 && errno != ENOTSUP &&
         errno != EPERM)
-      problem(item.snap, "cannot set xattr " + key + ": " + std::strerror(errno));
+      problem(snap_of(item), "cannot set xattr " + key + ": " + std::strerror(errno));
   }
   if (n.type != FileType::symlink && ::fchmodat(d, nm, n.mode, 0) != 0)
-    problem(item.snap, std::string("cannot set mode: ") + std::strerror(errno));
+    problem(snap_of(item), std::string("cannot set mode: ") + std::strerror(errno));
   struct timespec times[2];
   times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(n.mtime_ns / 1'000'000'000);
   times[0].tv_nsec = times[1].tv_nsec = static_cast<long>(n.mtime_ns % 1'000'000'000);
@@ -420,7 +412,7 @@ void Restorer::apply_metadata(const Item& item) {
     times[0].tv_sec = times[1].tv_sec = times[0].tv_sec - 1;
   }
   if (::utimensat(d, nm, times, AT_SYMLINK_NOFOLLOW) != 0)
-    problem(item.snap, std::string("cannot set times: ") + std::strerror(errno));
+    problem(snap_of(item), std::string("cannot set times: ") + std::strerror(errno));
 }
 
 void Restorer::verify_files() {
@@ -434,7 +426,7 @@ void Restorer::verify_files() {
       const Item& item = m_items[i];
       auto report = [&](const std::string& why) {
         std::lock_guard lock(mutex);
-        m_result.verify_failures.push_back({item.snap, why});
+        m_result.verify_failures.push_back({snap_of(item), why});
       };
       auto fd = open_beneath(m_root.get(), item.rel, O_RDONLY | O_NOFOLLOW, 0);
       if (!fd) return report(fd.error().message());
@@ -468,6 +460,7 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
   std::string sub = m_opt.subpath;
   while (sub.size() > 1 && sub.back() == '/') sub.pop_back();
   if (sub.empty() || sub == "/") {
+    m_snap_prefix = "/";
     KHO_TRY_STATUS(collect(snapshot.tree, "", "/", 0));
   } else {
     if (sub.front() != '/') sub = "/" + sub;
@@ -493,10 +486,12 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     }
     if (!found) return fail(Errc::not_found, "path " + sub + " is not in the snapshot");
     if (found->type == FileType::dir) {
+      m_snap_prefix = snap_path + "/";
       KHO_TRY_STATUS(collect(*found->subtree, "", snap_path, 0));
     } else {
       std::string name = found->name;
-      add_node(*found, name, snap_path, 1);
+      m_snap_prefix = snap_path.substr(0, snap_path.size() - name.size());
+      add_node(*found, name, 1);
     }
   }
   std::uint64_t total = 0;
@@ -514,7 +509,7 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     if (!m_files[source] || !m_files[source]->failed) continue;
     // A file missing data is removed rather than left looking complete.
     ::unlinkat(m_root.get(), m_items[i].rel.c_str(), 0);
-    problem(m_items[i].snap, "not restored: " + m_files[source]->error);
+    problem(snap_of(m_items[i]), "not restored: " + m_files[source]->error);
     m_result.files--;
   }
   for (std::size_t i = 0; i < m_items.size(); ++i) {

@@ -13,11 +13,14 @@ Result<std::uint64_t> BlobWriter::save(BlobType type, const Id& id, ByteSpan raw
   if (raw.size() > k_max_blob_size) return failf(Errc::invalid_argument, "{} blob {} is too large ({} bytes)",
                                                  blob_type_name(type), id.hex(), raw.size());
   if (!m_repo.index().claim(type, id)) return 0;
-  SealedBlob sealed = seal_blob(m_repo.keys(), m_repo.config(), type, id, raw);
-  return save_sealed(std::move(sealed));
+  return add(seal_blob_scratch(m_repo.keys(), m_repo.config(), type, id, raw));
 }
 
 Result<std::uint64_t> BlobWriter::save_sealed(SealedBlob&& blob) {
+  return add(SealedBlobView{blob.type, blob.id, blob.compression, blob.raw_length, blob.bytes});
+}
+
+Result<std::uint64_t> BlobWriter::add(const SealedBlobView& blob) {
   std::uint64_t stored = blob.bytes.size();
   PackWriter full;
   {
@@ -26,7 +29,7 @@ Result<std::uint64_t> BlobWriter::save_sealed(SealedBlob&& blob) {
     (blob.type == BlobType::tree ? m_stats.tree_blobs : m_stats.data_blobs)++;
     m_stats.stored_bytes += stored;
     m_stats.raw_bytes += blob.raw_length;
-    pack.add(std::move(blob));
+    pack.add(blob);
     if (pack.size() >= m_repo.config().pack_size) std::swap(full, pack);
   }
   if (!full.empty()) KHO_TRY_STATUS(upload(std::move(full)));

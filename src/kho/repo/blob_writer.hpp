@@ -43,6 +43,7 @@ public:
   std::vector<Id> written_indexes() const;
 
 private:
+  Result<std::uint64_t> add(const SealedBlobView& blob);
   Status upload(PackWriter&& pack);
   Status write_index_locked();
 

@@ -52,6 +52,10 @@ Result<std::unique_ptr<Repository>> Repository::init(std::unique_ptr<backend::Ba
   config.padding = options.padding;
   config.pack_size = options.pack_size;
   MasterKeys keys = MasterKeys::generate();
+  if (options.id_space != nullptr) {
+    keys.id = options.id_space->id;
+    keys.chunker_seed = options.id_space->chunker_seed;
+  }
   KHO_TRY_ASSIGN(Bytes key_file, make_key_file(keys, password, crypto::default_kdf_params()));
   Id key_id = crypto::sha256(key_file);
   KHO_TRY_STATUS(backend->save(Handle{ObjectType::key, key_id.hex()}, key_file));
@@ -206,17 +210,28 @@ Result<std::vector<SnapshotRef>> Repository::list_snapshots(std::vector<Error>* 
 }
 
 Result<SnapshotRef> Repository::find_snapshot(const std::string& spec, const SnapshotFilter& filter) const {
-  if (spec == "latest") {
+  if (spec == "latest" || spec == "latest-clean") {
+    const bool clean = spec == "latest-clean";
     KHO_TRY_ASSIGN(auto all, list_snapshots());
-    for (auto it = all.rbegin(); it != all.rend(); ++it)
-      if (filter.matches(it->snapshot)) return std::move(*it);
-    return fail(Errc::not_found, "no snapshot matches 'latest'" +
+    std::size_t flagged = 0;
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      if (!filter.matches(it->snapshot)) continue;
+      if (clean && it->snapshot.flagged()) {
+        ++flagged;
+        continue;
+      }
+      return std::move(*it);
+    }
+    if (flagged > 0)
+      return failf(Errc::not_found,
+                   "no snapshot matches 'latest-clean': all {} matching snapshots are flagged as suspect", flagged);
+    return fail(Errc::not_found, "no snapshot matches '" + spec + "'" +
                                      std::string(filter.hosts.empty() && filter.tags.empty() && filter.paths.empty()
                                                      ? " (the repository has no snapshots)"
                                                      : " with the given --host/--tag/--path filters"));
   }
   if (spec.empty() || spec.size() > 64 || !from_hex(spec.size() % 2 ? spec + "0" : spec))
-    return fail(Errc::invalid_argument, "'" + spec + "' is not a snapshot ID, ID prefix or 'latest'");
+    return fail(Errc::invalid_argument, "'" + spec + "' is not a snapshot ID, ID prefix, 'latest' or 'latest-clean'");
   KHO_TRY_ASSIGN(auto infos, m_backend->list(ObjectType::snapshot));
   std::vector<std::string> matches;
   for (const auto& info : infos)

@@ -24,6 +24,10 @@ struct InitOptions {
   int compression_level = 3;
   Padding padding = Padding::none;
   std::uint32_t pack_size = 16 * 1024 * 1024;
+  // When set, the new repository shares this one's blob-ID space: its blob-ID
+  // key and chunker seed (with `chunker` set to its parameters), so copies
+  // between the two move blobs without re-chunking. The encryption key is new.
+  const MasterKeys* id_space = nullptr;
 };
 
 struct SnapshotFilter {
@@ -75,7 +79,8 @@ public:
   // Every snapshot that decrypts, oldest first; unreadable ones are returned in `errors`.
   Result<std::vector<SnapshotRef>> list_snapshots(std::vector<Error>* errors = nullptr) const;
 
-  // Resolves "latest" (newest matching `filter`), an ID or a unique ID prefix.
+  // Resolves "latest" (newest matching `filter`), "latest-clean" (newest matching
+  // and not flagged as suspect), an ID or a unique ID prefix.
   Result<SnapshotRef> find_snapshot(const std::string& spec, const SnapshotFilter& filter = {}) const;
 
   // Writes an index file covering `packs`; returns its ID.

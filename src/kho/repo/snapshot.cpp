@@ -121,6 +121,8 @@ bool Snapshot::has_tag(const std::string& tag) const {
   return std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
 
+bool Snapshot::flagged() const { return anomaly.is_object() && anomaly.value("flagged", false); }
+
 nlohmann::ordered_json snapshot_listing_json(const SnapshotRef& ref) {
   const Snapshot& s = ref.snapshot;
   nlohmann::ordered_json j;

@@ -70,6 +70,9 @@ struct Snapshot {
   std::string to_json() const;
   static Result<Snapshot> from_json(ByteSpan text, const std::string& what);
   bool has_tag(const std::string& tag) const;
+  // Flagged by the anomaly score (ransomware) or marked suspect by a person:
+  // `latest-clean` passes over it.
+  bool flagged() const;
 };
 
 // A snapshot with the ID it is stored under.

@@ -5,8 +5,10 @@
 // cleanly instead of reading out of bounds.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,6 +27,28 @@ inline ByteSpan as_bytes(std::string_view s) {
 inline std::string_view as_string_view(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
+
+// A reusable buffer that only grows and is never zero-filled. For per-thread
+// scratch space in hot paths (sealing, compressing), where zeroing fresh memory
+// and faulting its pages in cost more than the work done in it.
+class ScratchBuffer {
+public:
+  // At least `size` writable bytes; earlier contents are not kept when it grows.
+  std::uint8_t* reserve(std::size_t size) {
+    if (size > m_capacity) {
+      const std::size_t grown = std::max(size, m_capacity + m_capacity / 2);
+      m_data = std::make_unique_for_overwrite<std::uint8_t[]>(grown);
+      m_capacity = grown;
+    }
+    return m_data.get();
+  }
+  std::uint8_t* data() { return m_data.get(); }
+  std::size_t capacity() const { return m_capacity; }
+
+private:
+  std::unique_ptr<std::uint8_t[]> m_data;
+  std::size_t m_capacity = 0;
+};
 
 std::string to_hex(ByteSpan bytes);
 // Decodes lowercase or uppercase hex; fails on odd length or a non-hex character.

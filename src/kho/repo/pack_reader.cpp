@@ -1,0 +1,34 @@
+#include "kho/repo/pack_reader.hpp"
+
+#include <algorithm>
+
+namespace kho::repo {
+
+void read_pack_blobs(backend::Backend& backend, const Id& pack_id, const std::vector<PackedBlob>& blobs,
+                     const StoredBlobVisitor& visit, const std::function<bool()>& stop) {
+  constexpr std::uint64_t k_max_gap = 512 * 1024;
+  constexpr std::uint64_t k_max_run = 4 * 1024 * 1024;
+  std::size_t i = 0;
+  while (i < blobs.size()) {
+    if (stop && stop()) return;
+    std::size_t j = i + 1;
+    std::uint64_t start = blobs[i].offset;
+    std::uint64_t end = start + blobs[i].stored_length;
+    while (j < blobs.size() && blobs[j].offset <= end + k_max_gap &&
+           blobs[j].offset + blobs[j].stored_length - start <= k_max_run) {
+      end = std::max<std::uint64_t>(end, blobs[j].offset + blobs[j].stored_length);
+      ++j;
+    }
+    auto bytes = backend.load(backend::Handle{backend::ObjectType::data, pack_id.hex()}, start, end - start);
+    for (std::size_t k = i; k < j; ++k) {
+      if (!bytes) {
+        visit(k, tl::unexpected<Error>(bytes.error()));
+        continue;
+      }
+      visit(k, ByteSpan(bytes->data() + (blobs[k].offset - start), blobs[k].stored_length));
+    }
+    i = j;
+  }
+}
+
+}  // namespace kho::repo
