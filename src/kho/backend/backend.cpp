@@ -3,6 +3,10 @@
 #include <sys/stat.h>
 
 #include "kho/backend/local/local_backend.hpp"
+#include "kho/backend/rest/rest_backend.hpp"
+#include "kho/backend/wrap/retry_backend.hpp"
+#include "kho/backend/sftp/sftp_backend.hpp"
+#include "kho/util/url.hpp"
 
 namespace kho::backend {
 
@@ -37,36 +41,66 @@ bool path_exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Length of a leading "scheme:" (without the colon), or 0 when there is none.
-std::size_t scheme_length(const std::string& location) {
-  if (location.empty() || location[0] < 'a' || location[0] > 'z') return 0;
-  for (std::size_t i = 1; i < location.size(); ++i) {
-    char c = location[i];
-    if (c == ':') return i;
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '.' || c == '-';
-    if (!ok) return 0;
-  }
-  return 0;
-}
-
 Result<std::unique_ptr<Backend>> open_local(const std::string& path) {
   if (path.empty()) return fail(Errc::invalid_argument, "repository location has an empty path");
   return std::unique_ptr<Backend>(std::make_unique<LocalBackend>(path));
 }
 
+// Refuses options meant for no backend (each backend checks its own keys).
+Status check_option_prefixes(const BackendOptions& options) {
+  for (const auto& [key, value] : options) {
+    auto dot = key.find('.');
+    std::string prefix = dot == std::string::npos ? key : key.substr(0, dot);
+    if (prefix != "sftp" && prefix != "rest")
+      return failf(Errc::invalid_argument, "unknown option -o {}: options start with 'sftp.' or 'rest.'", key);
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Backend>> with_retries(Result<std::unique_ptr<Backend>> backend) {
+  if (!backend) return backend;
+  return std::unique_ptr<Backend>(std::make_unique<RetryBackend>(std::move(*backend)));
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Backend>> open_location(const std::string& location) {
+Status check_deletions_allowed(Backend& backend) {
+  auto probe = backend.remove(Handle{ObjectType::data, std::string(64, '0')});
+  if (probe || probe.error().code() == Errc::not_found) return {};
+  if (probe.error().code() != Errc::permission) return probe;
+  return failf(Errc::permission, "the server of repository {} refuses deletions (it is in append-only mode)",
+               backend.properties().location);
+}
+
+std::string redact_location(const std::string& location) {
+  // scheme://user:password@host -> scheme://user:***@host
+  auto scheme_end = location.find("://");
+  if (scheme_end == std::string::npos) return location;
+  std::size_t authority = scheme_end + 3;
+  std::size_t authority_end = location.find('/', authority);
+  if (authority_end == std::string::npos) authority_end = location.size();
+  std::size_t at = location.rfind('@', authority_end);
+  if (at == std::string::npos || at < authority) return location;
+  std::size_t colon = location.find(':', authority);
+  if (colon == std::string::npos || colon > at) return location;
+  return location.substr(0, colon + 1) + "***" + location.substr(at);
+}
+
+Result<std::unique_ptr<Backend>> open_location(const std::string& location, const BackendOptions& options) {
   if (location.empty()) return fail(Errc::invalid_argument, "no repository location given");
+  KHO_TRY_STATUS(check_option_prefixes(options));
   std::size_t n = scheme_length(location);
   if (n == 0) return open_local(location);
   std::string scheme = location.substr(0, n);
   if (scheme == "local") return open_local(location.substr(n + 1));
+  if (scheme == "sftp" && location.compare(n, 3, "://") == 0) return with_retries(open_sftp(location, options));
+  if (scheme == "rest") return with_retries(open_rest(location, options));
   // "host:dir" style names are also plausible plain paths: an existing path wins.
   if (path_exists(location) || path_exists(location.substr(0, location.find('/')))) return open_local(location);
   return failf(Errc::unsupported,
-               "repository location scheme '{}:' is not supported (yet); use a local path or "
-               "local:PATH (write ./{}:... for a local path that starts with '{}:')",
+               "repository location scheme '{}:' is not supported; use a local path, local:PATH, "
+               "sftp://[user@]host[:port]/path or rest:http(s)://host:port/path "
+               "(write ./{}:... for a local path that starts with '{}:')",
                scheme, scheme, scheme);
 }
 

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,12 +70,30 @@ public:
   virtual Properties properties() const = 0;
 };
 
-// Opens a backend from a location string: PATH or local:PATH (more schemes later).
+// Options given with -o KEY=VALUE (e.g. "sftp.identity" -> "/root/.ssh/id_ed25519").
+// Each backend reads the keys with its own prefix ("sftp.", "rest.") and refuses
+// unknown keys with that prefix; keys for other backends are ignored, so one set
+// of -o options can serve a command that opens two repositories (copy).
+using BackendOptions = std::map<std::string, std::string>;
+
+// Opens a backend from a location string:
+//   PATH | local:PATH                        a directory (LocalBackend)
+//   sftp://[user@]host[:port]/path           SFTP through libssh (SftpBackend)
+//   rest:http(s)://[user:pass@]host:port/[path]   restic REST protocol v2 (RestBackend)
 // A leading "scheme:" (^[a-z][a-z0-9+.-]*:) names a backend unless the location,
 // or its first path component, exists as a local path ("./x:y" or "local:x:y"
 // always mean a path). Fails with Errc::unsupported for a scheme kho does not
 // handle (the message names the scheme only, never credentials) and with
 // Errc::invalid_argument for an empty path. Nothing is touched on disk.
-Result<std::unique_ptr<Backend>> open_location(const std::string& location);
+// Remote backends are wrapped in a RetryBackend (transient errors retried with backoff).
+Result<std::unique_ptr<Backend>> open_location(const std::string& location, const BackendOptions& options = {});
+
+// Fails with Errc::permission when the backend refuses deletions (an append-only
+// REST server), found by deleting a data object no pack can be named (all
+// zeros): a server that allows deletions answers "not found". Changes nothing.
+[[nodiscard]] Status check_deletions_allowed(Backend& backend);
+
+// The location with any password removed ("rest:https://user:***@host/"), for messages.
+std::string redact_location(const std::string& location);
 
 }  // namespace kho::backend

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kho/backend/object_names.hpp"
 #include "kho/util/fd.hpp"
 
 namespace kho::backend {
@@ -19,42 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view k_temp_marker = ".tmp-";
-constexpr std::size_t k_max_name = 200;  // leaves room for the temp suffix within NAME_MAX
 constexpr std::array<ObjectType, 5> k_dir_types = {ObjectType::key, ObjectType::data, ObjectType::index,
                                                    ObjectType::snapshot, ObjectType::lock};
-
-bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-
-std::string hex_prefix(unsigned i) {
-  constexpr char digits[] = "0123456789abcdef";
-  return {digits[i >> 4], digits[i & 15]};
-}
-
-Status check_handle(const Handle& handle) {
-  if (handle.type == ObjectType::config) return {};
-  const std::string& name = handle.name;
-  auto bad = [&](const char* why) {
-    return failf(Errc::invalid_argument, "invalid {} object name '{}': {}", type_dir(handle.type), name, why);
-  };
-  if (name.empty()) return bad("empty");
-  if (name.size() > k_max_name) return bad("longer than 200 bytes");
-  if (name[0] == '.') return bad("starts with '.'");
-  if (name.find('/') != std::string::npos || name.find('\0') != std::string::npos) return bad("contains '/' or NUL");
-  if (name.find(k_temp_marker) != std::string::npos) return bad("contains '.tmp-', reserved for temporary files");
-  if (handle.type == ObjectType::data && (name.size() < 2 || !is_lower_hex(name[0]) || !is_lower_hex(name[1])))
-    return bad("a data object name must start with two lowercase hex digits");
-  return {};
-}
-
-std::string random_suffix() {
-  std::array<std::uint8_t, 8> buf{};
-  if (::getrandom(buf.data(), buf.size(), 0) != static_cast<ssize_t>(buf.size())) {
-    std::random_device rd;  // getrandom cannot fail for 8 bytes once the pool is ready; belt and braces
-    for (auto& b : buf) b = static_cast<std::uint8_t>(rd());
-  }
-  return to_hex(buf);
-}
 
 bool is_dir(const fs::path& path) {
   struct stat st;
@@ -105,7 +72,7 @@ Result<bool> only_empty_layout(const fs::path& root) {
     }
     if (name != "data") return empty_dir(sub);
     return for_each_entry(sub, [&](std::string_view prefix, int) -> Status {
-      if (prefix.size() != 2 || !is_lower_hex(prefix[0]) || !is_lower_hex(prefix[1]) || !is_dir(sub / prefix)) {
+      if (!is_data_dir_name(prefix) || !is_dir(sub / prefix)) {
         only = false;
         return {};
       }
@@ -123,7 +90,7 @@ Status make_dir(const fs::path& path) {
 // Appends the objects (regular files, not temporaries) in `dir`.
 Status list_objects(const fs::path& dir, std::vector<ObjectInfo>& out) {
   auto status = for_each_entry(dir, [&](std::string_view name, int dfd) -> Status {
-    if (name.starts_with('.') || name.find(k_temp_marker) != std::string_view::npos) return {};
+    if (is_temporary_name(name)) return {};
     std::string n(name);
     struct stat st;
     if (::fstatat(dfd, n.c_str(), &st, 0) != 0) {
@@ -229,7 +196,7 @@ Status LocalBackend::create() {
     return fail_errno(root, errno);
   }
   for (ObjectType type : k_dir_types) KHO_TRY_STATUS(make_dir(m_root / type_dir(type)));
-  for (unsigned i = 0; i < 256; ++i) KHO_TRY_STATUS(make_dir(m_root / "data" / hex_prefix(i)));
+  for (unsigned i = 0; i < 256; ++i) KHO_TRY_STATUS(make_dir(m_root / "data" / data_dir_name(i)));
   KHO_TRY_STATUS(fsync_dir((m_root / "data").string()));
   KHO_TRY_STATUS(fsync_dir(root));
   fs::path parent = m_root.has_parent_path() ? m_root.parent_path() : fs::path(".");
@@ -237,7 +204,7 @@ Status LocalBackend::create() {
 }
 
 Status LocalBackend::save(const Handle& handle, ByteSpan data) {
-  KHO_TRY_STATUS(check_handle(handle));
+  KHO_TRY_STATUS(check_object_name(handle));
   const fs::path path = path_of(handle);
   const fs::path dir = path.parent_path();
 
@@ -246,7 +213,7 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
       same_content(path, data))
     return {};
 
-  TempFile temp(path.string() + std::string(k_temp_marker) + random_suffix());
+  TempFile temp(path.string() + std::string(k_temp_marker) + random_temp_suffix());
   auto fd = open_fd(temp.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (!fd && fd.error().code() == Errc::not_found && is_dir(m_root) && handle.type != ObjectType::config) {
     // A directory of the layout is missing (an older or hand-copied repository).
@@ -268,7 +235,7 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
 }
 
 Result<Bytes> LocalBackend::load(const Handle& handle, std::uint64_t offset, std::uint64_t length) {
-  KHO_TRY_STATUS(check_handle(handle));
+  KHO_TRY_STATUS(check_object_name(handle));
   const fs::path path = path_of(handle);
   auto fd = open_fd(path.string(), O_RDONLY);
   if (!fd) return object_error(m_root, handle, "loading", fd.error());
@@ -293,7 +260,7 @@ Result<Bytes> LocalBackend::load(const Handle& handle, std::uint64_t offset, std
 }
 
 Result<ObjectInfo> LocalBackend::stat(const Handle& handle) {
-  KHO_TRY_STATUS(check_handle(handle));
+  KHO_TRY_STATUS(check_object_name(handle));
   const fs::path path = path_of(handle);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return object_error(m_root, handle, "examining", errno);
@@ -312,7 +279,7 @@ Result<std::vector<ObjectInfo>> LocalBackend::list(ObjectType type) {
     return out;
   }
   if (type == ObjectType::data) {
-    for (unsigned i = 0; i < 256; ++i) KHO_TRY_STATUS(list_objects(m_root / "data" / hex_prefix(i), out));
+    for (unsigned i = 0; i < 256; ++i) KHO_TRY_STATUS(list_objects(m_root / "data" / data_dir_name(i), out));
     return out;
   }
   KHO_TRY_STATUS(list_objects(m_root / type_dir(type), out));
@@ -320,7 +287,7 @@ Result<std::vector<ObjectInfo>> LocalBackend::list(ObjectType type) {
 }
 
 Status LocalBackend::remove(const Handle& handle) {
-  KHO_TRY_STATUS(check_handle(handle));
+  KHO_TRY_STATUS(check_object_name(handle));
   const fs::path path = path_of(handle);
   if (::unlink(path.c_str()) != 0) return object_error(m_root, handle, "removing", errno);
   return fsync_dir(path.parent_path().string());
