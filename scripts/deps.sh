@@ -8,9 +8,10 @@ build_pkgs=(
   build-essential cmake pkg-config
   libarchive-dev libzstd-dev libsodium-dev libssh-dev libcli11-dev catch2
   libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev
-  libcurl4-openssl-dev libssl-dev libexpected-dev
+  libcurl4-openssl-dev libssl-dev libexpected-dev tzdata
 )
-test_pkgs=(rsync attr restic openssh-server rclone python3 procps psmisc coreutils findutils)
+test_pkgs=(rsync attr restic openssh-server rclone python3 procps psmisc coreutils findutils
+  tar libarchive-tools zip unzip cpio gzip zstd xz-utils time sqlite3)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi

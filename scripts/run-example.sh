@@ -3,7 +3,8 @@
 # creates a repository in the working tree (.kho-example/repo), backs the
 # example up, lists the snapshots, restores the latest one elsewhere
 # (.kho-example/restore), checks every byte of the repository, and compares the
-# restored files with the originals.
+# restored files with the originals; then runs the same protection as a policy
+# (.kho-example/policies) with a copy to a second repository.
 #
 #   scripts/run-example.sh          uses $KHO, or build/kho
 #
@@ -55,4 +56,33 @@ run "$KHO" -r "$REPO" --password-file "$PASSWORD_FILE" check --read-data
 # source's full path.
 run diff -r --no-dereference "$SOURCE" "$RESTORE$ROOT/$SOURCE"
 
-echo "run-example: OK: $SOURCE was backed up to $REPO, restored to $RESTORE$ROOT/$SOURCE and verified identical"
+# The same protection as a policy, run the way the scheduler runs it: the
+# files plus the database dump (here the bundled SQL file stands in for
+# pg_dump's output), retention, a copy to a second repository, state recorded.
+POLICIES=$WORK/policies
+STATE=$WORK/state
+mkdir -p "$POLICIES"
+run "$KHO" -r "$WORK/offline" --password-file "$PASSWORD_FILE" init
+cat >"$POLICIES/example-portal.yaml" <<YAML
+name: example-portal
+description: The bundled example portal (files + database dump)
+repository: $ROOT/$REPO
+password_file: $ROOT/$PASSWORD_FILE
+sources:
+  - path: $ROOT/$SOURCE/srv
+  - path: $ROOT/$SOURCE/etc
+  - command: cat $ROOT/$SOURCE/db/portal.sql
+    filename: db/portal.sql
+schedule: "30 1 * * *"
+timezone: Asia/Ho_Chi_Minh
+retention: {keep_daily: 14, keep_weekly: 8}
+copy_to: [$ROOT/$WORK/offline]
+objectives: {rpo: 24h, rto: 30m}
+YAML
+run "$KHO" policy validate --policies "$POLICIES"
+run "$KHO" policy run example-portal --policies "$POLICIES" --state "$STATE"
+run "$KHO" status --policies "$POLICIES" --state "$STATE"
+run "$KHO" scheduler next --policies "$POLICIES" --count 2
+
+echo "run-example: OK: $SOURCE was backed up to $REPO, restored to $RESTORE$ROOT/$SOURCE and verified identical;"
+echo "run-example: policy example-portal ran (backup, retention, copy to $WORK/offline), state in $STATE"

@@ -157,3 +157,10 @@ expect_exit 0 kho --help
 for cmd in init backup snapshots ls restore check; do
   assert_output_contains "$cmd"
 done
+# 'kho help' lists every command (not the help command's own options).
+expect_exit 0 kho help
+for cmd in init backup restore check forget prune copy export import policy scheduler status; do
+  grep -qE "^  $cmd " "$OUT_FILE" || fail "kho help does not list '$cmd': $(cat "$OUT_FILE")"
+done
+expect_exit 0 kho help scheduler run
+assert_output_contains "--max-concurrent"

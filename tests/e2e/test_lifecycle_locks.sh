@@ -82,7 +82,10 @@ restore_and_compare "$(kho snapshots --json --path "$D1" | python3 -c 'import js
 restore_and_compare "$(kho snapshots --json --path "$D2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" "$D2"
 
 step "a prune started while a backup holds its lock exits 11 and names the holder"
-start_bg backup --stdin-from "sleep 6; head -c 1000 /dev/zero" --stdin-filename slow.bin
+# The backup's input waits for a gate file, so it holds its lock for as long
+# as the test needs, however slow the build (sanitizers) is.
+GATE1=$TEST_DIR/gate1
+start_bg backup --stdin-from "while [ ! -e '$GATE1' ]; do sleep 0.1; done; head -c 1000 /dev/zero" --stdin-filename slow.bin
 HOLDER=$BG
 wait_for_lock
 started=$SECONDS
@@ -95,8 +98,9 @@ expect_exit 11 kho forget --keep-last 1
 assert_output_contains "pid $HOLDER"
 [[ $(snapshot_count) == 2 ]] || fail "a refused forget must not remove snapshots"
 
-step "prune --retry-lock 20s waits for the backup and then succeeds"
-expect_exit 0 kho --retry-lock 20s prune
+step "prune --retry-lock 60s waits for the backup and then succeeds"
+(sleep 3 && touch "$GATE1") &
+expect_exit 0 kho --retry-lock 60s prune
 waited=$((SECONDS - started))
 kill -0 "$HOLDER" 2>/dev/null && fail "prune --retry-lock finished while the backup (pid $HOLDER) still runs"
 wait_bg "$HOLDER" "backup --stdin-from (the lock holder)"
@@ -123,7 +127,8 @@ expect_exit 0 kho unlock --json
 [[ $(json_get "$(json_last_line "$OUT_FILE")" removed) == 0 ]] || fail "a second unlock should find nothing to remove"
 
 step "unlock leaves a live lock alone; unlock --remove-all removes it"
-start_bg backup --stdin-from "sleep 4; head -c 1000 /dev/zero" --stdin-filename slow2.bin
+GATE2=$TEST_DIR/gate2
+start_bg backup --stdin-from "while [ ! -e '$GATE2' ]; do sleep 0.1; done; head -c 1000 /dev/zero" --stdin-filename slow2.bin
 LIVE=$BG
 wait_for_lock
 expect_exit 0 kho unlock
@@ -135,8 +140,9 @@ assert_output_contains "removed 1"
 if kill -0 "$LIVE" 2>/dev/null; then
   assert_no_locks "right after unlock --remove-all (pid $LIVE still runs)"
 else
-  echo "note: the backup ended before the check; its lock is gone anyway"
+  fail "the backup (pid $LIVE) ended before its gate was opened"
 fi
+touch "$GATE2"
 # The backup may finish or notice its lock is gone; either way, no damage.
 rc=0
 wait "$LIVE" || rc=$?

@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -71,7 +72,8 @@ void register_help(CLI::App& app, Context& ctx) {
   cmd->callback([&app, &ctx, topic] {
     ctx.action = [&app, topic]() -> Status {
       if (topic->empty()) {
-        fmt::print("{}", app.help());
+        // Not app.help(): CLI11 hands that to the selected subcommand (this one).
+        fmt::print("{}", app.get_formatter()->make_help(&app, "kho", CLI::AppFormatMode::Normal));
         return {};
       }
       CLI::App* target = &app;
@@ -102,13 +104,25 @@ int run(int argc, char** argv) {
   crypto::init();
   install_signal_handlers();
   raise_fd_limit();
+  // Buffers of a MiB and more (chunks, packs) come from mmap and go back to the
+  // system when freed. glibc would otherwise raise this threshold after the first
+  // large free and keep such buffers in per-thread heaps: measured on a 1 GB
+  // backup, peak RSS 207 MB by default, 130 MB with this fixed threshold.
+  mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 
   Context ctx;
   CLI::App app{"kho: encrypted, deduplicated backups and verified rapid recovery", "kho"};
   app.require_subcommand(1);
   app.fallthrough();
   app.set_help_all_flag("--help-all", "Show help for every command");
-  app.add_option("-r,--repo", ctx.global.repo, "Repository location: PATH or local:PATH")->envname("KHO_REPOSITORY");
+  app.add_option("-r,--repo", ctx.global.repo,
+                 "Repository location: PATH, local:PATH, sftp://[user@]host[:port]/path or "
+                 "rest:http(s)://[user:pass@]host:port/[path]")
+      ->envname("KHO_REPOSITORY");
+  app.add_option("-o,--option", ctx.global.options,
+                 "Backend option KEY=VALUE (repeatable), e.g. sftp.identity=FILE, sftp.known_hosts=FILE, "
+                 "sftp.connections=N, sftp.timeout=SECONDS, sftp.config=FILE, sftp.accept_new_host_key=yes, "
+                 "rest.cacert=FILE, rest.connections=N, rest.timeout=SECONDS (see docs/BACKENDS.md)");
   app.add_option("--password-file", ctx.global.password_file, "Read the repository password from this file")
       ->envname("KHO_PASSWORD_FILE");
   app.add_option("--password-command", ctx.global.password_command,
@@ -137,9 +151,15 @@ int run(int argc, char** argv) {
   register_prune(app, ctx);
   register_unlock(app, ctx);
   register_key(app, ctx);
+  register_copy(app, ctx);
   register_diff(app, ctx);
   register_find(app, ctx);
   register_stats(app, ctx);
+  register_export(app, ctx);
+  register_import(app, ctx);
+  register_policy(app, ctx);
+  register_status(app, ctx);
+  register_scheduler(app, ctx);
   register_version(app, ctx);
   register_help(app, ctx);
 

@@ -11,12 +11,13 @@ struct BackupArgs {
   std::vector<std::string> paths;
   std::vector<std::string> tags;
   std::string host;
+  std::string policy;
   std::string time;
   std::vector<std::string> excludes;
   std::vector<std::string> exclude_files;
   bool one_file_system = false;
-  std::string stdin_from;
-  std::string stdin_filename;
+  std::vector<std::string> stdin_from;      // commands, each paired with
+  std::vector<std::string> stdin_filename;  // the name of its output in the snapshot
   bool force = false;
   std::string parent;
 };
@@ -40,6 +41,7 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
   options.paths = args.paths;
   options.tags = args.tags;
   options.host = args.host;
+  options.policy = args.policy;
   options.excludes = args.excludes;
   for (const auto& f : args.exclude_files) {
     KHO_TRY_ASSIGN(auto patterns, read_exclude_file(f));
@@ -52,13 +54,13 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
     KHO_TRY_ASSIGN(TimeNs t, parse_time(args.time));
     options.time = t;
   }
-  if (!args.stdin_from.empty()) {
-    if (args.stdin_filename.empty())
-      return fail(Errc::invalid_argument, "--stdin-from needs --stdin-filename NAME (the file's name in the snapshot)");
-    options.streams.push_back({args.stdin_from, args.stdin_filename});
-  } else if (!args.stdin_filename.empty()) {
-    return fail(Errc::invalid_argument, "--stdin-filename is only used with --stdin-from");
-  }
+  if (args.stdin_from.size() != args.stdin_filename.size())
+    return failf(Errc::invalid_argument,
+                 "each --stdin-from needs its --stdin-filename NAME (the file's name in the snapshot): {} command(s), "
+                 "{} name(s)",
+                 args.stdin_from.size(), args.stdin_filename.size());
+  for (std::size_t i = 0; i < args.stdin_from.size(); ++i)
+    options.streams.push_back({args.stdin_from[i], args.stdin_filename[i]});
   if (options.paths.empty() && options.streams.empty())
     return fail(Errc::invalid_argument, "nothing to back up: give one or more paths, or --stdin-from CMD");
   KHO_TRY_ASSIGN(auto repo, ctx.open_repository(false));
@@ -131,13 +133,18 @@ void register_backup(CLI::App& app, Context& ctx) {
   cmd->add_option("paths", args->paths, "Files and directories to back up (stored as absolute paths)");
   cmd->add_option("--tag", args->tags, "Tag the snapshot (repeatable)");
   cmd->add_option("--host", args->host, "Host name to record (default: this machine's)");
+  cmd->add_option("--policy", args->policy,
+                  "Record the snapshot as made for this policy (kho policy run sets it; the parent is looked up "
+                  "among the policy's snapshots)");
   cmd->add_option("--time", args->time, "Snapshot time, \"YYYY-MM-DD HH:MM:SS\" local time (default: now)");
   cmd->add_option("-e,--exclude", args->excludes, "Exclude paths matching this glob (repeatable; see docs/CLI.md)");
   cmd->add_option("--exclude-file", args->exclude_files, "Read exclude globs from this file, one per line");
   cmd->add_flag("-x,--one-file-system", args->one_file_system, "Do not cross filesystem boundaries");
   cmd->add_option("--stdin-from", args->stdin_from,
-                  "Run this command (sh -c) and store its output as a file; the backup fails if the command fails");
-  cmd->add_option("--stdin-filename", args->stdin_filename, "Name of the --stdin-from file in the snapshot, e.g. db/app.sql");
+                  "Run this command (sh -c) and store its output as a file; the backup fails if the command fails "
+                  "(repeatable, each with its --stdin-filename)");
+  cmd->add_option("--stdin-filename", args->stdin_filename,
+                  "Name of the --stdin-from file in the snapshot, e.g. db/app.sql (one per --stdin-from, in order)");
   cmd->add_option("--parent", args->parent, "Compare with this snapshot instead of the latest of the same host and paths");
   cmd->add_flag("--force", args->force, "Read every file, even those unchanged since the parent snapshot");
   cmd->footer("Exit code 3: the snapshot was saved, but some files could not be read (they are listed).");

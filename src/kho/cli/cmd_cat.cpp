@@ -91,7 +91,7 @@ void register_cat(CLI::App& app, Context& ctx) {
   cmd->add_option("type", *what, "config, snapshot, tree, index, key or pack")
       ->required()
       ->check(CLI::IsMember({"config", "snapshot", "tree", "index", "key", "pack"}));
-  cmd->add_option("id", *id, "The object's ID (a snapshot also takes a prefix or 'latest')");
+  cmd->add_option("id", *id, "The object's ID (a snapshot also takes a prefix, 'latest' or 'latest-clean')");
   cmd->callback([&ctx, what, id] { ctx.action = [&ctx, what, id] { return run_cat(ctx, *what, *id); }; });
 }
 

@@ -68,8 +68,11 @@ Status run_diff(Context& ctx, const DiffArgs& args) {
 void register_diff(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<DiffArgs>();
   auto* cmd = app.add_subcommand("diff", "Show what changed between two snapshots");
-  cmd->add_option("snapshot1", args->snapshot_a, "The earlier snapshot: ID, unique ID prefix, or 'latest'")->required();
-  cmd->add_option("snapshot2", args->snapshot_b, "The later snapshot: ID, unique ID prefix, or 'latest'")->required();
+  cmd->add_option("snapshot1", args->snapshot_a,
+                  "The earlier snapshot: ID, unique ID prefix, 'latest' or 'latest-clean'")
+      ->required();
+  cmd->add_option("snapshot2", args->snapshot_b, "The later snapshot: ID, unique ID prefix, 'latest' or 'latest-clean'")
+      ->required();
   args->filter.add_to(cmd);
   cmd->footer(
       "One line per changed path: '+' added, '-' removed, 'M' content modified, 'U' metadata only\n"

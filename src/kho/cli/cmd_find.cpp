@@ -60,8 +60,9 @@ void register_find(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("find", "Find which snapshots hold paths matching a pattern");
   cmd->add_option("pattern", args->pattern, "Glob pattern: '*.conf' (name), '/etc/**/*.conf' (absolute path)")
       ->required();
-  cmd->add_option("-s,--snapshot", args->snapshots,
-                  "Only search this snapshot: ID, unique ID prefix or 'latest' (repeatable; default: all)")
+  cmd->add_option(
+         "-s,--snapshot", args->snapshots,
+         "Only search this snapshot: ID, unique ID prefix, 'latest' or 'latest-clean' (repeatable; default: all)")
       ->allow_extra_args(false);  // one value per --snapshot, so the pattern may follow it
   cmd->add_flag("-i,--ignore-case", args->ignore_case, "Ignore the case of ASCII letters");
   args->filter.add_to(cmd);

@@ -86,6 +86,10 @@ Status run_forget(Context& ctx, const ForgetArgs& args) {
     for (const auto& s : to_remove) {
       if (engine::cancelled()) return fail(Errc::interrupted, "interrupted");
       auto st = repo->backend().remove(backend::Handle{backend::ObjectType::snapshot, s.id.hex()});
+      // The backend's message says why (an append-only server names its mode).
+      if (!st && st.error().code() == Errc::permission)
+        return failf(Errc::permission, "forget refused: {}; {} of {} snapshot(s) removed", st.error().message(),
+                     removed, to_remove.size());
       if (!st && st.error().code() != Errc::not_found)
         return tl::unexpected(st.error().with_context("cannot remove snapshot " + s.id.short_hex()));
       removed++;

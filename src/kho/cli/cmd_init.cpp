@@ -9,6 +9,8 @@ struct InitArgs {
   std::uint32_t max_size = 8 * 1024 * 1024;
   int compression = 3;
   std::string padding = "none";
+  bool copy_chunker_params = false;
+  FromRepoOptions from;
 };
 
 Status run_init(Context& ctx, const InitArgs& args) {
@@ -20,6 +22,16 @@ Status run_init(Context& ctx, const InitArgs& args) {
   std::string location = backend->properties().location;
   if (backend->stat(backend::Handle{backend::ObjectType::config, ""}))
     return fail(Errc::already_exists, "a repository already exists at " + location + "; refusing to initialise over it");
+  std::unique_ptr<repo::Repository> source;
+  if (args.copy_chunker_params) {
+    if (args.from.repo.empty())
+      return fail(Errc::invalid_argument, "--copy-chunker-params needs --from-repo (the repository to share them with)");
+    KHO_TRY_ASSIGN(source, ctx.open_repository(args.from.repo, args.from.password_source(), false));
+    options.chunker = source->config().chunker;
+    options.id_space = &source->keys();
+  } else if (!args.from.repo.empty()) {
+    return fail(Errc::invalid_argument, "--from-repo is only used with --copy-chunker-params");
+  }
   KHO_TRY_ASSIGN(SecretString pw, ctx.password(true));
   KHO_TRY_ASSIGN(auto repo, repo::Repository::init(std::move(backend), pw, options));
   if (ctx.global.json) {
@@ -46,6 +58,10 @@ void register_init(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(0, 19));
   cmd->add_option("--padding", args->padding, "Pad stored blob sizes to hide file sizes: none or padme")
       ->check(CLI::IsMember({"none", "padme"}));
+  cmd->add_flag("--copy-chunker-params", args->copy_chunker_params,
+                "Share the chunker parameters and blob IDs of --from-repo, so 'kho copy' between the two "
+                "moves only missing blobs without re-chunking (the encryption key stays separate)");
+  args->from.add_to(cmd);
   cmd->callback([&ctx, args] { ctx.action = [&ctx, args] { return run_init(ctx, *args); }; });
 }
 

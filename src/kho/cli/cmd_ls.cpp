@@ -89,7 +89,7 @@ Status run_ls(Context& ctx, const LsArgs& args) {
 void register_ls(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<LsArgs>();
   auto* cmd = app.add_subcommand("ls", "List the files in a snapshot");
-  cmd->add_option("snapshot", args->snapshot, "Snapshot ID, unique ID prefix, or 'latest'")->required();
+  cmd->add_option("snapshot", args->snapshot, "Snapshot ID, unique ID prefix, 'latest' or 'latest-clean'")->required();
   cmd->add_option("path", args->path, "Only list below this path in the snapshot");
   args->filter.add_to(cmd);
   cmd->footer("With --json: one JSON object per line, first the snapshot, then one per file.");

@@ -74,9 +74,10 @@ Status run_restore(Context& ctx, const RestoreArgs& args) {
 void register_restore(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<RestoreArgs>();
   auto* cmd = app.add_subcommand("restore", "Restore a snapshot, or part of it, to a directory");
-  cmd->add_option("snapshot", args->snapshot,
-                  "SNAPSHOT[:SUBPATH]: an ID, unique ID prefix or 'latest'; with :SUBPATH, that directory's "
-                  "contents are restored directly into the target")
+  cmd->add_option(
+         "snapshot", args->snapshot,
+         "SNAPSHOT[:SUBPATH]: an ID, unique ID prefix, 'latest' or 'latest-clean'; with :SUBPATH, that directory's "
+         "contents are restored directly into the target")
       ->required();
   cmd->add_option("-t,--target", args->target, "Directory to restore into (absolute snapshot paths are recreated below it)")
       ->required();

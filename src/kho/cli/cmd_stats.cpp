@@ -67,8 +67,9 @@ Status run_stats(Context& ctx, const StatsArgs& args) {
 void register_stats(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<StatsArgs>();
   auto* cmd = app.add_subcommand("stats", "Show sizes, dedup and compression of snapshots and the repository");
-  cmd->add_option("snapshot", args->snapshots,
-                  "Snapshots to count: ID, unique ID prefix or 'latest' (default: all matching the filters)");
+  cmd->add_option(
+      "snapshot", args->snapshots,
+      "Snapshots to count: ID, unique ID prefix, 'latest' or 'latest-clean' (default: all matching the filters)");
   cmd->add_option("--mode", args->mode, "Headline figure: restore-size (sum of file sizes) or raw-data (unique blobs)")
       ->check(CLI::IsMember({"restore-size", "raw-data"}));
   args->filter.add_to(cmd);

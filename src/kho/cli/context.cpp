@@ -7,6 +7,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "kho/backend/wrap/retry_backend.hpp"
 #include "kho/platform/process.hpp"
 #include "kho/platform/terminal.hpp"
 
@@ -37,23 +38,21 @@ Result<SecretString> read_password_file(const std::string& path, const std::stri
   return pw;
 }
 
-Result<SecretString> Context::password(bool confirm) const {
-  if (!global.password_file.empty()) return read_password_file(global.password_file, "the password file");
-  if (!global.password_command.empty()) {
-    auto out = platform::run_capture(global.password_command);
-    if (!out) return tl::unexpected(out.error().with_context("--password-command"));
+Result<SecretString> get_password(const PasswordSource& source, bool confirm) {
+  if (!source.file.empty()) return read_password_file(source.file, "the password file");
+  if (!source.command.empty()) {
+    auto out = platform::run_capture(source.command);
+    if (!out) return tl::unexpected(out.error().with_context(source.command_option));
     std::string first = out->substr(0, out->find('\n'));
     secure_wipe(out->data(), out->size());
     SecretString pw(strip_newline(std::move(first)));
-    if (pw.empty()) return fail(Errc::invalid_argument, "--password-command printed an empty password");
+    if (pw.empty()) return fail(Errc::invalid_argument, source.command_option + " printed an empty password");
     return pw;
   }
-  if (const char* env = std::getenv("KHO_PASSWORD"); env && *env) return SecretString(env);
+  if (const char* env = std::getenv(source.env_var.c_str()); env && *env) return SecretString(env);
   if (!platform::is_terminal(STDIN_FILENO))
-    return fail(Errc::invalid_argument,
-                "no password given and no terminal to ask on: set KHO_PASSWORD, KHO_PASSWORD_FILE, "
-                "--password-file or --password-command");
-  KHO_TRY_ASSIGN(SecretString pw, platform::read_password("Repository password: "));
+    return fail(Errc::invalid_argument, "no password given and no terminal to ask on: " + source.alternatives);
+  KHO_TRY_ASSIGN(SecretString pw, platform::read_password(source.prompt));
   if (pw.empty()) return fail(Errc::invalid_argument, "an empty password is not allowed");
   if (confirm) {
     KHO_TRY_ASSIGN(SecretString again, platform::read_password("Repeat the password: "));
@@ -62,20 +61,77 @@ Result<SecretString> Context::password(bool confirm) const {
   return pw;
 }
 
+PasswordSource Context::password_source() const {
+  PasswordSource source;
+  source.file = global.password_file;
+  source.command = global.password_command;
+  source.command_option = "--password-command";
+  source.env_var = "KHO_PASSWORD";
+  source.prompt = "Repository password: ";
+  source.alternatives = "set KHO_PASSWORD, KHO_PASSWORD_FILE, --password-file or --password-command";
+  return source;
+}
+
+Result<SecretString> Context::password(bool confirm) const { return get_password(password_source(), confirm); }
+
+void FromRepoOptions::add_to(CLI::App* cmd) {
+  cmd->add_option("--from-repo", repo, "Source repository location (like -r)")->envname("KHO_FROM_REPOSITORY");
+  cmd->add_option("--from-password-file", password_file, "Read the source repository's password from this file")
+      ->envname("KHO_FROM_PASSWORD_FILE");
+  cmd->add_option("--from-password-command", password_command,
+                  "Run this command (sh -c) and use the first line it prints as the source password");
+}
+
+PasswordSource FromRepoOptions::password_source() const {
+  PasswordSource source;
+  source.file = password_file;
+  source.command = password_command;
+  source.command_option = "--from-password-command";
+  source.env_var = "KHO_FROM_PASSWORD";
+  source.prompt = "Source repository password: ";
+  source.alternatives = "set KHO_FROM_PASSWORD, KHO_FROM_PASSWORD_FILE, --from-password-file or --from-password-command";
+  return source;
+}
+
+Result<backend::BackendOptions> parse_backend_options(const std::vector<std::string>& options) {
+  backend::BackendOptions out;
+  for (const auto& option : options) {
+    auto eq = option.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return failf(Errc::invalid_argument, "option -o {}: expected KEY=VALUE", option);
+    out[option.substr(0, eq)] = option.substr(eq + 1);
+  }
+  return out;
+}
+
 Result<std::unique_ptr<backend::Backend>> Context::open_backend() const {
   if (global.repo.empty())
     return fail(Errc::invalid_argument, "no repository given: use -r/--repo or set KHO_REPOSITORY");
-  return backend::open_location(global.repo);
+  return open_backend(global.repo);
+}
+
+Result<std::unique_ptr<backend::Backend>> Context::open_backend(const std::string& location) const {
+  KHO_TRY_ASSIGN(auto options, parse_backend_options(global.options));
+  if (global.quiet) backend::set_retry_reporter([](const std::string&) {});
+  return backend::open_location(location, options);
 }
 
 Result<std::unique_ptr<repo::Repository>> Context::open_repository(bool load_index) const {
-  KHO_TRY_ASSIGN(auto backend, open_backend());
+  if (global.repo.empty())
+    return fail(Errc::invalid_argument, "no repository given: use -r/--repo or set KHO_REPOSITORY");
+  return open_repository(global.repo, password_source(), load_index);
+}
+
+Result<std::unique_ptr<repo::Repository>> Context::open_repository(const std::string& location,
+                                                                   const PasswordSource& source,
+                                                                   bool load_index) const {
+  KHO_TRY_ASSIGN(auto backend, open_backend(location));
   // Refuse early, before asking for a password, when there is nothing there.
   auto config = backend->stat(backend::Handle{backend::ObjectType::config, ""});
   if (!config && config.error().code() == Errc::not_found)
     return fail(Errc::no_repository, "there is no repository at " + backend->properties().location +
-                                         ": create one with 'kho init' or check -r/KHO_REPOSITORY");
-  KHO_TRY_ASSIGN(SecretString pw, password());
+                                         ": create one with 'kho init' or check the repository location");
+  KHO_TRY_ASSIGN(SecretString pw, get_password(source));
   verbose("opening repository {}", backend->properties().location);
   KHO_TRY_ASSIGN(auto repo, repo::Repository::open(std::move(backend), pw));
   if (load_index) {

@@ -26,11 +26,27 @@ struct GlobalOptions {
   bool no_progress = false;
   unsigned threads = 0;
   std::string retry_lock;  // duration to wait for a lock, e.g. "10m"
+  std::vector<std::string> options;  // -o KEY=VALUE, for the backends
 };
+
+// The -o KEY=VALUE options as a map; a malformed one is a usage error.
+Result<backend::BackendOptions> parse_backend_options(const std::vector<std::string>& options);
 
 // The first line of a password file (without its line ending). `what` names
 // the option in errors ("the password file", "the new password file").
 Result<SecretString> read_password_file(const std::string& path, const std::string& what);
+
+// Where a password comes from, in order: a file, a command's first line, an
+// environment variable, a no-echo prompt on the terminal.
+struct PasswordSource {
+  std::string file;
+  std::string command;
+  std::string command_option;  // for messages: "--password-command"
+  std::string env_var;         // "KHO_PASSWORD"
+  std::string prompt;          // "Repository password: "
+  std::string alternatives;    // what to set when there is no terminal
+};
+Result<SecretString> get_password(const PasswordSource& source, bool confirm = false);
 
 class Context {
 public:
@@ -44,9 +60,15 @@ public:
   // The password from --password-file, --password-command, KHO_PASSWORD, or a
   // no-echo prompt on the terminal (asked twice when `confirm`).
   Result<SecretString> password(bool confirm = false) const;
+  PasswordSource password_source() const;
   Result<std::unique_ptr<backend::Backend>> open_backend() const;
+  // Opens another repository's backend (copy's --from-repo) with the same -o options.
+  Result<std::unique_ptr<backend::Backend>> open_backend(const std::string& location) const;
   // Opens the repository named by -r/KHO_REPOSITORY with the password.
   Result<std::unique_ptr<repo::Repository>> open_repository(bool load_index = true) const;
+  // Opens another repository (copy's --from-repo) with its own password source.
+  Result<std::unique_ptr<repo::Repository>> open_repository(const std::string& location, const PasswordSource& source,
+                                                            bool load_index = true) const;
 
   // Takes a shared or exclusive lock on the repository for `command`,
   // waiting as long as --retry-lock says.
@@ -113,8 +135,18 @@ struct FilterOptions {
   repo::SnapshotFilter filter() const;
 };
 
+// The source repository of copy and init --copy-chunker-params.
+struct FromRepoOptions {
+  std::string repo;
+  std::string password_file;
+  std::string password_command;
+  void add_to(CLI::App* cmd);
+  PasswordSource password_source() const;
+};
+
 // Registration of each command (cmd_*.cpp).
 void register_init(CLI::App& app, Context& ctx);
+void register_copy(CLI::App& app, Context& ctx);
 void register_backup(CLI::App& app, Context& ctx);
 void register_snapshots(CLI::App& app, Context& ctx);
 void register_ls(CLI::App& app, Context& ctx);
@@ -128,6 +160,11 @@ void register_key(CLI::App& app, Context& ctx);
 void register_diff(CLI::App& app, Context& ctx);
 void register_find(CLI::App& app, Context& ctx);
 void register_stats(CLI::App& app, Context& ctx);
+void register_export(CLI::App& app, Context& ctx);
+void register_import(CLI::App& app, Context& ctx);
+void register_policy(CLI::App& app, Context& ctx);
+void register_status(CLI::App& app, Context& ctx);
+void register_scheduler(CLI::App& app, Context& ctx);
 
 // A simple aligned text table.
 class Table {

@@ -1,0 +1,27 @@
+#include "kho/cli/orchestrate_args.hpp"
+
+#include <filesystem>
+
+namespace kho::cli {
+
+void OrchestrateArgs::add_to(CLI::App* cmd) {
+  cmd->add_option("--policies", policies,
+                  "Directory of policy files (default: ./policies when it exists, else /etc/kho/policies)");
+  cmd->add_option("--state", state,
+                  "State directory (default: /var/lib/kho as root, else ~/.local/state/kho)");
+}
+
+std::string OrchestrateArgs::policies_dir() const {
+  if (!policies.empty()) return policies;
+  std::error_code ec;
+  if (std::filesystem::is_directory("policies", ec)) return "policies";
+  return "/etc/kho/policies";
+}
+
+Result<orchestrate::StateDb> OrchestrateArgs::open_state() const {
+  if (!state.empty()) return orchestrate::StateDb::open(state);
+  KHO_TRY_ASSIGN(auto dir, orchestrate::default_state_dir());
+  return orchestrate::StateDb::open(dir);
+}
+
+}  // namespace kho::cli

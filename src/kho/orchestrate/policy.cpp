@@ -1,0 +1,1022 @@
+#include "kho/orchestrate/policy.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "kho/backend/backend.hpp"
+#include "kho/backend/rest/rest_location.hpp"
+#include "kho/backend/sftp/sftp_location.hpp"
+#include "kho/engine/check.hpp"
+#include "kho/orchestrate/cron.hpp"
+#include "kho/orchestrate/tz.hpp"
+#include "kho/util/time.hpp"
+#include "kho/util/url.hpp"
+
+namespace kho::orchestrate {
+
+namespace {
+
+constexpr std::size_t k_max_name_length = 64;
+
+// Optimal string alignment distance (Levenshtein plus adjacent swaps), for
+// "did you mean" on misspelt keys.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The closest of `candidates` to `word`, when close enough to be a typo.
+std::string suggestion(std::string_view word, const std::vector<std::string_view>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (auto c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = std::string(c);
+    }
+  }
+  return best;
+}
+
+std::string join(const std::vector<std::string_view>& words) {
+  std::string out;
+  for (auto w : words) {
+    if (!out.empty()) out += ", ";
+    out += w;
+  }
+  return out;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    default: return "nothing";
+  }
+}
+
+bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
+
+std::string child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+std::string child(const std::string& path, std::size_t index) { return fmt::format("{}[{}]", path, index); }
+
+// Why `location` is not a repository location a policy may name, or "".
+// Remote locations are parsed by their backends' parsers; nothing is contacted.
+std::string location_problem(const std::string& location) {
+  if (location.empty()) return "is empty";
+  std::size_t n = scheme_length(location);
+  std::string scheme = location.substr(0, n);
+  if (n == 0 || scheme == "local") {
+    std::string path = n == 0 ? location : location.substr(n + 1);
+    if (path.empty() || path[0] != '/')
+      return fmt::format("'{}': a local repository path must be absolute (the scheduler does not run in your "
+                         "working directory)",
+                         location);
+    return "";
+  }
+  if (scheme == "sftp") {
+    auto parsed = backend::sftp::parse_sftp_location(location);
+    return parsed ? "" : parsed.error().message();
+  }
+  if (scheme == "rest") {
+    auto parsed = backend::parse_rest_location(location);
+    return parsed ? "" : parsed.error().message();
+  }
+  return fmt::format("repository location scheme '{}:' is not supported; use an absolute path, local:PATH, "
+                     "sftp://[user@]host[:port]/path or rest:http(s)://host:port/path",
+                     scheme);
+}
+
+// Whether `text` has a path component "..".
+bool has_dot_dot(std::string_view text) {
+  for (const auto& part : std::filesystem::path(text)) {
+    if (part == "..") return true;
+  }
+  return false;
+}
+
+// One map's fields: duplicate and unknown keys are reported when it is built;
+// get() hands out the known ones.
+struct Field {
+  YAML::Node key;
+  YAML::Node value;
+  std::string path;  // "retention.keep_daily"
+};
+
+// A valid policy name and where it is written.
+struct NameAt {
+  std::string name;
+  YAML::Mark mark;
+};
+
+class Parser;
+
+class Fields {
+public:
+  Fields(Parser& parser, const YAML::Node& map, std::string path, std::vector<std::string_view> known);
+  std::optional<Field> get(std::string_view key) const;
+  const YAML::Node& node() const { return m_map; }
+  const std::string& path() const { return m_path; }
+
+private:
+  YAML::Node m_map;
+  std::string m_path;
+  std::map<std::string, Field, std::less<>> m_fields;
+};
+
+class Parser {
+public:
+  Parser(std::string file, std::vector<PolicyIssue>& issues) : m_file(std::move(file)), m_issues(issues) {}
+
+  std::size_t issue_count() const { return m_count; }
+
+  void issue(const YAML::Mark& mark, std::string field, std::string message) {
+    PolicyIssue i;
+    i.file = m_file;
+    i.line = mark.line < 0 ? 1 : mark.line + 1;
+    i.column = mark.column < 0 ? 1 : mark.column + 1;
+    i.field = std::move(field);
+    i.message = std::move(message);
+    m_issues.push_back(std::move(i));
+    ++m_count;
+  }
+  // At a field's value; at its key when the value is null (yaml-cpp gives a
+  // null value no useful position).
+  void issue(const Field& f, std::string message) {
+    issue(f.value.IsNull() || !f.value.IsDefined() ? f.key.Mark() : f.value.Mark(), f.path, std::move(message));
+  }
+  void issue_at(const YAML::Node& at, std::string field, std::string message) {
+    issue(at.Mark(), std::move(field), std::move(message));
+  }
+  void missing(const Fields& map, std::string_view key, std::string_view what) {
+    issue_at(map.node(), child(map.path(), key), fmt::format("missing: {}", what));
+  }
+
+  // --- typed readers: each reports a wrong type and returns nothing ---
+
+  // A field that must be a map; null counts as absent.
+  std::optional<Fields> map(const std::optional<Field>& f, std::vector<std::string_view> known) {
+    if (!f || f->value.IsNull()) return std::nullopt;
+    if (!f->value.IsMap()) {
+      issue(*f, fmt::format("expected a map with {}, got {}", join(known), describe(f->value)));
+      return std::nullopt;
+    }
+    return Fields(*this, f->value, f->path, std::move(known));
+  }
+
+  std::optional<std::string> string(const std::optional<Field>& f, bool allow_empty = false) {
+    if (!f || f->value.IsNull()) return std::nullopt;
+    if (!f->value.IsScalar()) {
+      issue(*f, fmt::format("expected a string, got {}", describe(f->value)));
+      return std::nullopt;
+    }
+    if (!allow_empty && f->value.Scalar().empty()) {
+      issue(*f, "is empty");
+      return std::nullopt;
+    }
+    return f->value.Scalar();
+  }
+
+  std::optional<std::vector<std::string>> string_list(const std::optional<Field>& f, std::string_view what) {
+    if (!f || f->value.IsNull()) return std::nullopt;
+    if (!f->value.IsSequence()) {
+      issue(*f, fmt::format("expected a list of {}, got {}", what, describe(f->value)));
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < f->value.size(); ++i) {
+      auto s = string(Field{f->key, f->value[i], child(f->path, i)});
+      if (s) out.push_back(*s);
+      else ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  std::optional<bool> boolean(const std::optional<Field>& f) {
+    if (!f || f->value.IsNull()) return std::nullopt;
+    bool value = false;
+    if (!is_plain_scalar(f->value) || !YAML::convert<bool>::decode(f->value, value)) {
+      issue(*f, fmt::format("expected true or false, got {}", describe(f->value)));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<int> integer(const std::optional<Field>& f, int min, std::string_view expected) {
+    if (!f || f->value.IsNull()) return std::nullopt;
+    int value = 0;
+    bool ok = is_plain_scalar(f->value);
+    if (ok) {
+      const std::string& s = f->value.Scalar();
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+      ok = ec == std::errc() && end == s.data() + s.size() && value >= min;
+    }
+    if (!ok) {
+      issue(*f, fmt::format("expected {}, got {}", expected, describe(f->value)));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  // A positive duration ("24h", "1h30m"), in seconds.
+  std::optional<double> duration(const std::optional<Field>& f) {
+    auto text = string(f);
+    if (!text) return std::nullopt;
+    auto seconds = parse_duration(*text);
+    if (!seconds) {
+      issue(*f, seconds.error().message());
+      return std::nullopt;
+    }
+    if (!(*seconds > 0) || !std::isfinite(*seconds)) {
+      issue(*f, fmt::format("'{}' is not longer than zero", *text));
+      return std::nullopt;
+    }
+    return *seconds;
+  }
+
+  std::optional<std::string> cron(const std::optional<Field>& f) {
+    auto text = string(f);
+    if (!text) return std::nullopt;
+    if (auto parsed = CronSchedule::parse(*text); !parsed) {
+      issue(*f, fmt::format("bad cron schedule '{}': {} (five fields: minute hour day-of-month month "
+                            "day-of-week, e.g. \"30 1 * * *\")",
+                            *text, parsed.error().message()));
+      return std::nullopt;
+    }
+    return text;
+  }
+
+  // A command: a string (sh -c) or a list of strings (argv).
+  std::optional<Command> command(const std::optional<Field>& f) {
+    if (!f) return std::nullopt;
+    const YAML::Node& v = f->value;
+    Command c;
+    if (v.IsScalar()) {
+      c.shell = true;
+      c.script = v.Scalar();
+      if (c.script.find_first_not_of(" \t\r\n") == std::string::npos) {
+        issue(*f, "the command is empty");
+        return std::nullopt;
+      }
+      return c;
+    }
+    if (v.IsSequence()) {
+      bool ok = true;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!v[i].IsScalar()) {
+          issue(Field{f->key, v[i], child(f->path, i)},
+                fmt::format("expected a string (one argument), got {}", describe(v[i])));
+          ok = false;
+        } else {
+          c.argv.push_back(v[i].Scalar());
+        }
+      }
+      if (!ok) return std::nullopt;
+      if (c.argv.empty() || c.argv[0].empty()) {
+        issue(*f, "the command is empty: a list command starts with the program to run");
+        return std::nullopt;
+      }
+      return c;
+    }
+    issue(*f, fmt::format("expected a command: a string (run with sh -c) or a list of strings (program and "
+                          "arguments, run without a shell), got {}",
+                          describe(v)));
+    return std::nullopt;
+  }
+
+  // password_file / password_command of `map`; `required` reports their absence.
+  std::optional<PasswordSource> password(const Fields& map, bool required) {
+    auto file_field = map.get("password_file");
+    auto command_field = map.get("password_command");
+    bool has_file = file_field && !file_field->value.IsNull();
+    bool has_command = command_field && !command_field->value.IsNull();
+    if (has_file && has_command) {
+      issue(*command_field, "give password_file or password_command, not both");
+      return std::nullopt;
+    }
+    if (!has_file && !has_command) {
+      if (required)
+        issue_at(map.node(), child(map.path(), "password_file"),
+                 "no password source: set password_file (a file whose first line is the password) or "
+                 "password_command (a command that prints it); policies run unattended, so KHO_PASSWORD "
+                 "and the prompt are not used");
+      return std::nullopt;
+    }
+    PasswordSource p;
+    if (has_file) {
+      auto file = string(file_field);
+      if (!file) return std::nullopt;
+      if ((*file)[0] != '/') {
+        issue(*file_field, fmt::format("'{}': the password file must be an absolute path", *file));
+        return std::nullopt;
+      }
+      p.file = *file;
+    } else {
+      p.command = command(command_field);
+      if (!p.command) return std::nullopt;
+    }
+    return p;
+  }
+
+  std::optional<std::string> location(const std::optional<Field>& f) {
+    auto text = string(f);
+    if (!text) return std::nullopt;
+    std::string problem = location_problem(*text);
+    if (!problem.empty()) {
+      issue(*f, problem);
+      return std::nullopt;
+    }
+    return text;
+  }
+
+  Policy parse(const YAML::Node& root, std::optional<NameAt>& name_mark);
+
+private:
+  void parse_sources(const Field& f, Policy& p);
+  void parse_retention(const Field& f, Policy& p);
+  void parse_copy_to(const Field& f, Policy& p);
+  void parse_hooks(const Field& f, Policy& p);
+  void parse_notify(const Field& f, Policy& p);
+
+  std::string m_file;
+  std::vector<PolicyIssue>& m_issues;
+  std::size_t m_count = 0;
+};
+
+Fields::Fields(Parser& parser, const YAML::Node& map, std::string path, std::vector<std::string_view> known)
+    : m_map(map), m_path(std::move(path)) {
+  for (const auto& entry : map) {
+    // By value: the iterator hands out a temporary pair.
+    YAML::Node key = entry.first;
+    if (!key.IsScalar()) {
+      parser.issue_at(key, m_path, fmt::format("a key must be a plain name, got {}", describe(key)));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    std::string field = child(m_path, name);
+    if (auto seen = m_fields.find(name); seen != m_fields.end()) {
+      parser.issue_at(key, field,
+                      fmt::format("duplicate key '{}' (first at line {})", name, seen->second.key.Mark().line + 1));
+      continue;
+    }
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string hint = suggestion(name, known);
+      if (name == "compression")
+        parser.issue_at(key, field,
+                        "unknown key 'compression': compression is a property of the repository, set by "
+                        "`kho init --compression`");
+      else if (!hint.empty())
+        parser.issue_at(key, field, fmt::format("unknown key '{}'; did you mean '{}'?", name, hint));
+      else
+        parser.issue_at(key, field, fmt::format("unknown key '{}' (known keys: {})", name, join(known)));
+      continue;
+    }
+    m_fields.emplace(name, Field{key, entry.second, field});
+  }
+}
+
+std::optional<Field> Fields::get(std::string_view key) const {
+  auto it = m_fields.find(key);
+  if (it == m_fields.end()) return std::nullopt;
+  return it->second;
+}
+
+const std::vector<std::string_view> k_top_keys = {
+    "name",     "description", "repository", "password_file", "password_command", "sources",  "exclude",
+    "tags",     "host",        "one_file_system", "schedule", "timezone", "retention", "prune",
+    "check",    "copy_to",     "objectives", "hooks",    "notify",   "timeout",   "retry"};
+
+Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
+  Policy p;
+  p.file = m_file;
+  if (root.IsNull()) {
+    issue(YAML::Mark(), "", "the file holds no policy: expected a map with name, repository, a password source "
+                            "and sources");
+    return p;
+  }
+  if (!root.IsMap()) {
+    issue_at(root, "", fmt::format("expected a map with name, repository, sources, ... (one policy per file), got {}",
+                                   describe(root)));
+    return p;
+  }
+  Fields top(*this, root, "", k_top_keys);
+
+  if (auto f = top.get("name"); f && !f->value.IsNull()) {
+    if (auto name = string(f)) {
+      bool ok = name->size() <= k_max_name_length && (((*name)[0] >= 'a' && (*name)[0] <= 'z') ||
+                                                       ((*name)[0] >= '0' && (*name)[0] <= '9'));
+      for (char c : *name) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_');
+      if (ok) {
+        p.name = *name;
+        name_mark = NameAt{*name, f->value.Mark()};
+      } else
+        issue(*f, fmt::format("'{}' is not a valid policy name: use at most {} lower-case letters, digits, '-' and "
+                              "'_', starting with a letter or digit (the name becomes a snapshot tag and part "
+                              "of file names)",
+                              *name, k_max_name_length));
+    }
+  } else {
+    missing(top, "name", "the policy's name, e.g. name: portal");
+  }
+
+  if (auto d = string(top.get("description"), true)) p.description = *d;
+
+  if (auto f = top.get("repository"); f && !f->value.IsNull()) {
+    if (auto loc = location(f)) p.repository = *loc;
+  } else {
+    missing(top, "repository", "where snapshots are stored: an absolute path, sftp://host/path or rest:https://...");
+  }
+
+  if (auto pw = password(top, true)) p.password = *pw;
+
+  if (auto f = top.get("sources"); f && !f->value.IsNull()) {
+    parse_sources(*f, p);
+  } else {
+    missing(top, "sources", "at least one source: - path: /srv/data, or - command: ... with filename: ...");
+  }
+
+  if (auto ex = string_list(top.get("exclude"), "glob patterns")) p.exclude = *ex;
+
+  if (auto f = top.get("tags")) {
+    if (auto tags = string_list(f, "tags")) {
+      for (std::size_t i = 0; i < tags->size(); ++i) {
+        const std::string& t = (*tags)[i];
+        if (t.find(',') != std::string::npos || t.find_first_of(" \t") != std::string::npos)
+          issue(Field{f->key, f->value[i], child(f->path, i)},
+                fmt::format("tag '{}' may not contain ',' or blanks", t));
+        else
+          p.tags.push_back(t);
+      }
+    }
+  }
+
+  if (auto host = string(top.get("host"))) {
+    if (host->find_first_of(" \t/") != std::string::npos)
+      issue(*top.get("host"), fmt::format("'{}' is not a host name", *host));
+    else
+      p.host = *host;
+  }
+  if (auto b = boolean(top.get("one_file_system"))) p.one_file_system = *b;
+
+  if (auto s = cron(top.get("schedule"))) p.schedule = *s;
+
+  if (auto f = top.get("timezone")) {
+    if (auto tz = string(f)) {
+      if (auto zone = TimeZone::load(*tz); zone) {
+        p.timezone = *tz;
+      } else {
+        issue(*f, fmt::format("cannot load time zone '{}' ({}); use an IANA name such as Asia/Ho_Chi_Minh, or leave "
+                              "timezone out for the system's zone",
+                              *tz, zone.error().message()));
+      }
+    }
+  }
+
+  if (auto f = top.get("retention"); f && !f->value.IsNull()) parse_retention(*f, p);
+
+  if (auto prune = map(top.get("prune"), {"schedule"})) {
+    if (auto f = prune->get("schedule"); f && !f->value.IsNull()) {
+      if (auto s = cron(f)) p.prune = PrunePolicy{*s};
+    } else {
+      missing(*prune, "schedule", "when to prune, in cron syntax, e.g. \"0 4 * * 6\"");
+    }
+  }
+
+  if (auto check = map(top.get("check"), {"schedule", "read_data_subset"})) {
+    CheckPolicy c;
+    bool ok = true;
+    if (auto f = check->get("schedule"); f && !f->value.IsNull()) {
+      auto s = cron(f);
+      ok = s.has_value();
+      if (s) c.schedule = *s;
+    } else {
+      missing(*check, "schedule", "when to check, in cron syntax, e.g. \"0 3 * * 0\"");
+      ok = false;
+    }
+    if (auto f = check->get("read_data_subset")) {
+      if (auto subset = string(f)) {
+        if (auto valid = engine::validate_subset(*subset); !valid) {
+          issue(*f, valid.error().message());
+          ok = false;
+        } else {
+          c.read_data_subset = *subset;
+        }
+      }
+    }
+    if (ok) p.check = c;
+  }
+
+  if (auto f = top.get("copy_to"); f && !f->value.IsNull()) parse_copy_to(*f, p);
+
+  if (auto obj = map(top.get("objectives"), {"rpo", "rto"})) {
+    p.objectives.rpo_s = duration(obj->get("rpo"));
+    p.objectives.rto_s = duration(obj->get("rto"));
+  }
+
+  if (auto f = top.get("hooks"); f && !f->value.IsNull()) parse_hooks(*f, p);
+  if (auto f = top.get("notify"); f && !f->value.IsNull()) parse_notify(*f, p);
+
+  p.timeout_s = duration(top.get("timeout"));
+
+  if (auto retry = map(top.get("retry"), {"attempts", "delay"})) {
+    if (auto n = integer(retry->get("attempts"), 1, "a whole number of attempts, 1 or more")) p.retry.attempts = *n;
+    if (auto d = duration(retry->get("delay"))) p.retry.delay_s = *d;
+  }
+  return p;
+}
+
+void Parser::parse_sources(const Field& f, Policy& p) {
+  if (!f.value.IsSequence()) {
+    issue(f, fmt::format("expected a list of sources (- path: ... or - command: ...), got {}", describe(f.value)));
+    return;
+  }
+  if (f.value.size() == 0) {
+    issue(f, "no sources: give at least one path or command");
+    return;
+  }
+  std::map<std::string, std::size_t> paths, filenames;
+  for (std::size_t i = 0; i < f.value.size(); ++i) {
+    Field item{f.key, f.value[i], child(f.path, i)};
+    if (!item.value.IsMap()) {
+      issue(item, fmt::format("a source is a map, {{path: /absolute/path}} or {{command: ..., filename: ...}}; got {}",
+                              describe(item.value)));
+      continue;
+    }
+    Fields src(*this, item.value, item.path, {"path", "command", "filename"});
+    auto path_field = src.get("path");
+    auto command_field = src.get("command");
+    auto filename_field = src.get("filename");
+    Source s;
+    if (path_field && command_field) {
+      issue(*command_field, "a source has a path or a command, not both");
+      continue;
+    }
+    if (path_field) {
+      if (filename_field) issue(*filename_field, "filename goes with command, not with path");
+      auto path = string(path_field);
+      if (!path) {
+        if (path_field->value.IsNull()) issue(*path_field, "is empty");
+        continue;
+      }
+      if ((*path)[0] != '/') {
+        issue(*path_field, fmt::format("'{}' is not an absolute path", *path));
+        continue;
+      }
+      std::string normal = std::filesystem::path(*path).lexically_normal().string();
+      if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+      if (auto [it, fresh] = paths.emplace(normal, i); !fresh) {
+        issue(*path_field, fmt::format("'{}' is already a source (sources[{}])", *path, it->second));
+        continue;
+      }
+      s.path = *path;
+    } else if (command_field) {
+      s.command = command(command_field);
+      if (!filename_field || filename_field->value.IsNull()) {
+        missing(src, "filename", "the name of the command's output inside the snapshot, e.g. db/portal.dump");
+        continue;
+      }
+      auto name = string(filename_field);
+      if (!name) continue;
+      if ((*name)[0] == '/' || has_dot_dot(*name) || name->back() == '/') {
+        issue(*filename_field,
+              fmt::format("'{}' is not a relative file path inside the snapshot (e.g. db/portal.dump)", *name));
+        continue;
+      }
+      if (auto [it, fresh] = filenames.emplace(*name, i); !fresh) {
+        issue(*filename_field, fmt::format("'{}' is already the filename of sources[{}]", *name, it->second));
+        continue;
+      }
+      if (!s.command) continue;
+      s.filename = *name;
+    } else {
+      issue_at(item.value, item.path, "a source needs path (a directory or file) or command (with filename)");
+      continue;
+    }
+    p.sources.push_back(std::move(s));
+  }
+}
+
+void Parser::parse_retention(const Field& f, Policy& p) {
+  static const std::vector<std::string_view> counts = {"keep_last",    "keep_hourly",  "keep_daily",
+                                                       "keep_weekly",  "keep_monthly", "keep_yearly"};
+  std::vector<std::string_view> known = counts;
+  known.push_back("keep_within");
+  known.push_back("keep_tags");
+  auto fields = map(f, known);
+  if (!fields) return;
+  engine::RetentionPolicy r;
+  int* targets[] = {&r.keep_last, &r.keep_hourly, &r.keep_daily, &r.keep_weekly, &r.keep_monthly, &r.keep_yearly};
+  std::size_t before = issue_count();
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (auto n = integer(fields->get(counts[i]), -1, "a whole number of snapshots (or -1 for no limit)"))
+      *targets[i] = *n;
+  }
+  r.keep_within_s = duration(fields->get("keep_within"));
+  if (auto tags = string_list(fields->get("keep_tags"), "tags")) r.keep_tags = *tags;
+  if (issue_count() != before) return;
+  if (r.empty()) {
+    issue(f, fmt::format("retention keeps nothing: set at least one of {}", join(known)));
+    return;
+  }
+  if (auto valid = r.validate(); !valid) {
+    issue(f, valid.error().message());
+    return;
+  }
+  p.retention = r;
+}
+
+void Parser::parse_copy_to(const Field& f, Policy& p) {
+  if (!f.value.IsSequence()) {
+    issue(f, fmt::format("expected a list of repositories, got {}", describe(f.value)));
+    return;
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < f.value.size(); ++i) {
+    Field item{f.key, f.value[i], child(f.path, i)};
+    CopyTarget target;
+    std::optional<Field> location_field;
+    if (item.value.IsScalar()) {
+      location_field = item;
+    } else if (item.value.IsMap()) {
+      Fields fields(*this, item.value, item.path, {"repository", "password_file", "password_command"});
+      location_field = fields.get("repository");
+      if (!location_field || location_field->value.IsNull()) {
+        missing(fields, "repository", "the location of the copy");
+        continue;
+      }
+      std::size_t before = issue_count();
+      target.password = password(fields, false);
+      if (issue_count() != before) continue;
+    } else {
+      issue(item, fmt::format("expected a repository location or a map {{repository: ..., password_file: ...}}, got {}",
+                              describe(item.value)));
+      continue;
+    }
+    auto loc = location(location_field);
+    if (!loc) continue;
+    if (*loc == p.repository) {
+      issue(*location_field, "is the policy's own repository");
+      continue;
+    }
+    if (!seen.insert(*loc).second) {
+      issue(*location_field, fmt::format("'{}' is already in copy_to", backend::redact_location(*loc)));
+      continue;
+    }
+    target.repository = *loc;
+    p.copy_to.push_back(std::move(target));
+  }
+}
+
+void Parser::parse_hooks(const Field& f, Policy& p) {
+  auto hooks = map(f, {"before", "after", "on_failure"});
+  if (!hooks) return;
+  auto read = [&](std::string_view key, std::vector<Command>& out) {
+    auto list = hooks->get(key);
+    if (!list || list->value.IsNull()) return;
+    if (!list->value.IsSequence()) {
+      issue(*list, fmt::format("expected a list of commands (e.g. [\"systemctl is-active postgresql\"]), got {}",
+                               describe(list->value)));
+      return;
+    }
+    for (std::size_t i = 0; i < list->value.size(); ++i) {
+      if (auto c = command(Field{list->key, list->value[i], child(list->path, i)})) out.push_back(*c);
+    }
+  };
+  read("before", p.hooks.before);
+  read("after", p.hooks.after);
+  read("on_failure", p.hooks.on_failure);
+}
+
+void Parser::parse_notify(const Field& f, Policy& p) {
+  auto fields = map(f, {"webhook", "command", "on"});
+  if (!fields) return;
+  Notify n;
+  std::size_t before = issue_count();
+  if (auto url = string(fields->get("webhook"))) {
+    if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0)
+      issue(*fields->get("webhook"), fmt::format("'{}' is not an http:// or https:// URL",
+                                                 backend::redact_location(*url)));
+    else
+      n.webhook = *url;
+  }
+  if (auto c = fields->get("command"); c && !c->value.IsNull()) n.command = command(c);
+  if (auto on = fields->get("on"); on && !on->value.IsNull()) {
+    static const std::vector<std::string_view> names = {"failure", "success", "anomaly", "late"};
+    if (auto events = string_list(on, "events")) {
+      n.on.clear();
+      if (events->empty()) issue(*on, fmt::format("no events: nothing would be sent (events: {})", join(names)));
+      for (std::size_t i = 0; i < events->size(); ++i) {
+        auto it = std::find(names.begin(), names.end(), (*events)[i]);
+        if (it == names.end()) {
+          std::string hint = suggestion((*events)[i], names);
+          issue(Field{on->key, on->value[i], child(on->path, i)},
+                hint.empty() ? fmt::format("unknown event '{}' (events: {})", (*events)[i], join(names))
+                             : fmt::format("unknown event '{}'; did you mean '{}'? (events: {})", (*events)[i], hint,
+                                           join(names)));
+          continue;
+        }
+        auto event = static_cast<NotifyEvent>(it - names.begin());
+        if (std::find(n.on.begin(), n.on.end(), event) == n.on.end()) n.on.push_back(event);
+        if (event == NotifyEvent::late && p.schedule.empty() && !p.objectives.rpo_s)
+          issue(Field{on->key, on->value[i], child(on->path, i)},
+                "'late' needs objectives.rpo or a schedule to know when a backup is late");
+      }
+    }
+  }
+  if (issue_count() != before) return;
+  if (n.webhook.empty() && !n.command) {
+    issue(f, "notify needs a webhook, a command, or both");
+    return;
+  }
+  p.notify = n;
+}
+
+LoadResult parse_one(std::string_view text, const std::string& file, std::optional<NameAt>& name_mark) {
+  LoadResult result;
+  Parser parser(file, result.issues);
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    parser.issue(e.mark, "", "YAML syntax error: " + e.msg);
+    return result;
+  }
+  if (docs.size() > 1) {
+    parser.issue_at(docs[1], "", "one policy per file: this file holds more than one YAML document");
+    return result;
+  }
+  Policy p = parser.parse(docs.empty() ? YAML::Node() : docs[0], name_mark);
+  std::stable_sort(result.issues.begin(), result.issues.end(), [](const PolicyIssue& a, const PolicyIssue& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+  if (result.issues.empty()) result.policies.push_back(std::move(p));
+  return result;
+}
+
+LoadResult load_file(const std::filesystem::path& path, std::optional<NameAt>& name_mark) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) {
+    LoadResult r;
+    std::error_code ec;
+    bool exists = std::filesystem::exists(path, ec);
+    r.issues.push_back({path.string(), 0, 0, "", exists ? "cannot read the file" : "no such file"});
+    return r;
+  }
+  return parse_one(text.str(), path.string(), name_mark);
+}
+
+std::string shell_quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                            "@%+=:,./_-") == std::string::npos)
+    return arg;
+  std::string out = "'";
+  for (char c : arg) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+nlohmann::ordered_json command_json(const Command& c) {
+  nlohmann::ordered_json j;
+  if (c.shell) j["shell"] = c.script;
+  else j["argv"] = c.argv;
+  return j;
+}
+
+nlohmann::ordered_json password_json(const PasswordSource& p) {
+  nlohmann::ordered_json j;
+  if (p.command) j["command"] = command_json(*p.command);
+  else j["file"] = p.file;
+  return j;
+}
+
+template <typename T>
+nlohmann::ordered_json optional_json(const std::optional<T>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json text_or_null(const std::string& s) {
+  return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
+}
+
+}  // namespace
+
+std::vector<std::string> Command::exec_argv() const {
+  if (shell) return {"sh", "-c", script};
+  return argv;
+}
+
+std::string Command::shell_text() const {
+  if (shell) return script;
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    out += shell_quote(a);
+  }
+  return out;
+}
+
+const char* notify_event_name(NotifyEvent event) {
+  switch (event) {
+    case NotifyEvent::failure: return "failure";
+    case NotifyEvent::success: return "success";
+    case NotifyEvent::anomaly: return "anomaly";
+    case NotifyEvent::late: return "late";
+  }
+  return "?";
+}
+
+std::vector<std::string> Policy::snapshot_tags() const {
+  std::vector<std::string> out{name};
+  for (const auto& t : tags) {
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  }
+  return out;
+}
+
+LoadResult load_policy_text(std::string_view text, const std::string& file) {
+  std::optional<NameAt> name_mark;
+  return parse_one(text, file, name_mark);
+}
+
+LoadResult load_policy_file(const std::filesystem::path& path) {
+  std::optional<NameAt> name_mark;
+  return load_file(path, name_mark);
+}
+
+LoadResult load_policy_dir(const std::filesystem::path& dir) {
+  LoadResult result;
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  std::filesystem::directory_iterator it(dir, ec), end;
+  if (ec) {
+    result.issues.push_back({dir.string(), 0, 0, "", "cannot read the policy directory: " + ec.message()});
+    return result;
+  }
+  for (; it != end; it.increment(ec)) {
+    const auto& path = it->path();
+    std::string name = path.filename().string();
+    std::string ext = path.extension().string();
+    if (name.empty() || name[0] == '.' || (ext != ".yaml" && ext != ".yml")) continue;
+    if (!it->is_regular_file(ec)) continue;
+    files.push_back(path);
+  }
+  if (ec) {
+    result.issues.push_back({dir.string(), 0, 0, "", "cannot read the policy directory: " + ec.message()});
+    return result;
+  }
+  std::sort(files.begin(), files.end());
+  return load_policy_files(files);
+}
+
+LoadResult load_policy_files(const std::vector<std::filesystem::path>& files) {
+  LoadResult result;
+  struct First {
+    std::string file;
+    int line;
+  };
+  std::map<std::string, First> names;
+  for (const auto& path : files) {
+    std::optional<NameAt> name_mark;
+    LoadResult one = load_file(path, name_mark);
+    // The name is known even when the file has other issues, so a clash is reported too.
+    if (name_mark) {
+      const std::string& name = name_mark->name;
+      auto [seen, fresh] = names.emplace(name, First{path.string(), name_mark->mark.line + 1});
+      if (!fresh) {
+        PolicyIssue dup;
+        dup.file = path.string();
+        dup.line = name_mark->mark.line + 1;
+        dup.column = name_mark->mark.column + 1;
+        dup.field = "name";
+        dup.message = fmt::format("policy name '{}' is already used by {} (line {}); names must be unique", name,
+                                  seen->second.file, seen->second.line);
+        one.issues.push_back(std::move(dup));
+        one.policies.clear();
+      }
+    }
+    for (auto& p : one.policies) result.policies.push_back(std::move(p));
+    for (auto& i : one.issues) result.issues.push_back(std::move(i));
+  }
+  return result;
+}
+
+Result<TimeZone> policy_time_zone(const std::string& timezone) {
+  return timezone.empty() ? local_time_zone() : TimeZone::load(timezone);
+}
+
+std::string format_issue(const PolicyIssue& issue) {
+  std::string out = issue.file;
+  if (issue.line > 0) out += fmt::format(":{}:{}", issue.line, issue.column);
+  out += ": ";
+  if (!issue.field.empty()) out += issue.field + ": ";
+  return out + issue.message;
+}
+
+nlohmann::ordered_json to_json(const Policy& p) {
+  nlohmann::ordered_json j;
+  j["name"] = p.name;
+  j["description"] = p.description;
+  j["file"] = p.file;
+  j["repository"] = backend::redact_location(p.repository);
+  j["password"] = password_json(p.password);
+  auto sources = nlohmann::ordered_json::array();
+  for (const auto& s : p.sources) {
+    nlohmann::ordered_json e;
+    if (s.command) {
+      e["command"] = command_json(*s.command);
+      e["filename"] = s.filename;
+    } else {
+      e["path"] = s.path;
+    }
+    sources.push_back(e);
+  }
+  j["sources"] = sources;
+  j["exclude"] = p.exclude;
+  j["tags"] = p.snapshot_tags();
+  j["host"] = text_or_null(p.host);
+  j["one_file_system"] = p.one_file_system;
+  j["schedule"] = text_or_null(p.schedule);
+  j["timezone"] = text_or_null(p.timezone);
+  if (p.retention) {
+    const auto& r = *p.retention;
+    nlohmann::ordered_json rj;
+    auto count = [&](const char* key, int n) {
+      if (n != 0) rj[key] = n;
+    };
+    count("keep_last", r.keep_last);
+    count("keep_hourly", r.keep_hourly);
+    count("keep_daily", r.keep_daily);
+    count("keep_weekly", r.keep_weekly);
+    count("keep_monthly", r.keep_monthly);
+    count("keep_yearly", r.keep_yearly);
+    if (r.keep_within_s) rj["keep_within_s"] = *r.keep_within_s;
+    if (!r.keep_tags.empty()) rj["keep_tags"] = r.keep_tags;
+    j["retention"] = rj;
+  } else {
+    j["retention"] = nullptr;
+  }
+  j["prune"] = p.prune ? nlohmann::ordered_json{{"schedule", p.prune->schedule}} : nlohmann::ordered_json(nullptr);
+  j["check"] = p.check ? nlohmann::ordered_json{{"schedule", p.check->schedule},
+                                                {"read_data_subset", text_or_null(p.check->read_data_subset)}}
+                       : nlohmann::ordered_json(nullptr);
+  auto copies = nlohmann::ordered_json::array();
+  for (const auto& c : p.copy_to) {
+    copies.push_back({{"repository", backend::redact_location(c.repository)},
+                      {"password", c.password ? password_json(*c.password) : nlohmann::ordered_json(nullptr)}});
+  }
+  j["copy_to"] = copies;
+  j["objectives"] = {{"rpo_s", optional_json(p.objectives.rpo_s)}, {"rto_s", optional_json(p.objectives.rto_s)}};
+  auto commands = [](const std::vector<Command>& list) {
+    auto a = nlohmann::ordered_json::array();
+    for (const auto& c : list) a.push_back(command_json(c));
+    return a;
+  };
+  j["hooks"] = {{"before", commands(p.hooks.before)},
+                {"after", commands(p.hooks.after)},
+                {"on_failure", commands(p.hooks.on_failure)}};
+  if (p.notify) {
+    nlohmann::ordered_json n;
+    n["webhook"] = text_or_null(backend::redact_location(p.notify->webhook));
+    n["command"] = p.notify->command ? command_json(*p.notify->command) : nlohmann::ordered_json(nullptr);
+    auto on = nlohmann::ordered_json::array();
+    for (auto e : p.notify->on) on.push_back(notify_event_name(e));
+    n["on"] = on;
+    j["notify"] = n;
+  } else {
+    j["notify"] = nullptr;
+  }
+  j["timeout_s"] = optional_json(p.timeout_s);
+  j["retry"] = {{"attempts", p.retry.attempts}, {"delay_s", p.retry.delay_s}};
+  return j;
+}
+
+}  // namespace kho::orchestrate
