@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages kho needs to build and test, skipping what is present.
 #   scripts/deps.sh          build dependencies
-#   scripts/deps.sh --test   also the tools and servers the tests drive
+#   scripts/deps.sh --example  also what the live example system needs (scripts/run-example.sh)
+#   scripts/deps.sh --test   also the tools and servers the tests drive (the example's included)
 set -euo pipefail
 
 build_pkgs=(
@@ -12,9 +13,19 @@ build_pkgs=(
 )
 test_pkgs=(rsync attr restic openssh-server rclone python3 procps psmisc coreutils findutils
   tar libarchive-tools zip unzip cpio gzip zstd xz-utils time sqlite3)
+# examples/system: PostgreSQL 15 (Debian 12's), the web service, the HTTP checks.
+example_pkgs=(postgresql-15 postgresql-client-15 python3 curl util-linux)
 
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+case "${1:-}" in
+  --test) want+=("${test_pkgs[@]}" "${example_pkgs[@]}") ;;
+  --example) want+=("${example_pkgs[@]}") ;;
+  "") ;;
+  *)
+    echo "usage: scripts/deps.sh [--example | --test]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

@@ -9,8 +9,8 @@ EXAMPLES=$E2E_SRC_DIR/../../policies
 
 step "the bundled examples validate"
 expect_exit 0 kho policy validate --policies "$EXAMPLES"
-for name in portal fileshare mail-gateway mysql-app; do assert_output_contains "ok  $name"; done
-assert_output_contains "4 policies valid"
+for name in portal fileshare mail-gateway mysql-app example-portal; do assert_output_contains "ok  $name"; done
+assert_output_contains "5 policies valid"
 expect_exit 0 kho --json policy validate --policies "$EXAMPLES"
 j=$(json_last_line "$OUT_FILE")
 [[ $(json_get "$j" valid) == True ]] || fail "--json validate: expected valid, got $j"

@@ -141,6 +141,10 @@ R1=$TEST_DIR/restore-all
 expect_exit 0 kho restore latest --target "$R1"
 [[ -d $R1$SRC ]] || fail "restore did not recreate the absolute path $SRC under $R1"
 assert_trees_equal "$SRC" "$R1$SRC"
+# kho's own comparison agrees, on every kind of entry, and so does the source.
+expect_exit 0 kho compare latest "$R1"
+assert_output_contains ", 0 differ, 0 missing, 0 extra"
+expect_exit 0 kho compare "latest:$SRC" "$SRC"
 
 step "sparse file keeps its holes"
 cmp "$SRC/sparse.img" "$R1$SRC/sparse.img"
@@ -187,6 +191,7 @@ assert_trees_equal "$SRC/names" "$R3" --no-root
 step "restore --include '*.txt'"
 R4=$TEST_DIR/restore-include
 expect_exit 0 kho restore latest --target "$R4" --include '*.txt'
+expect_exit 0 kho compare latest "$R4" --include '*.txt'
 python3 - "$SRC" "$R4$SRC" <<'EOF'
 import filecmp, fnmatch, os, sys
 src, dst = sys.argv[1], sys.argv[2]
@@ -208,6 +213,8 @@ EOF
 step "restore --exclude '*.bin'"
 R5=$TEST_DIR/restore-exclude
 expect_exit 0 kho restore latest --target "$R5" --exclude '*.bin'
+expect_exit 0 kho compare latest "$R5" --exclude '*.bin'
+assert_output_contains ", 0 differ, 0 missing, 0 extra"
 [[ -z $(find "$R5" -name '*.bin') ]] || fail "excluded *.bin files were restored"
 diffs=$(rsync -rlptgoDHXn -c --delete --exclude='*.bin' --itemize-changes "$SRC/" "$R5$SRC/")
 [[ -z $diffs ]] || fail "restore with --exclude differs from the source:"$'\n'"$diffs"

@@ -58,7 +58,7 @@ TEST_CASE("Every example policy validates", "[policy]") {
   for (const auto& i : r.issues) FAIL_CHECK(format_issue(i));
   std::vector<std::string> names;
   for (const auto& p : r.policies) names.push_back(p.name);
-  CHECK(names == std::vector<std::string>{"fileshare", "mail-gateway", "mysql-app", "portal"});
+  CHECK(names == std::vector<std::string>{"example-portal", "fileshare", "mail-gateway", "mysql-app", "portal"});
 }
 
 TEST_CASE("The portal example parses to the expected values", "[policy]") {

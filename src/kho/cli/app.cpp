@@ -146,6 +146,7 @@ int run(int argc, char** argv) {
   register_ls(app, ctx);
   register_cat(app, ctx);
   register_restore(app, ctx);
+  register_compare(app, ctx);
   register_check(app, ctx);
   register_forget(app, ctx);
   register_prune(app, ctx);
@@ -160,6 +161,8 @@ int run(int argc, char** argv) {
   register_policy(app, ctx);
   register_status(app, ctx);
   register_scheduler(app, ctx);
+  register_runbook(app, ctx);
+  register_drill(app, ctx);
   register_version(app, ctx);
   register_help(app, ctx);
 

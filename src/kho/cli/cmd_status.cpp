@@ -1,6 +1,7 @@
 // kho status: per policy, the last run and its result, the age of the newest
 // snapshot against the RPO, the next run, the last check and the age of each
-// copy, from the state database (no repository is opened).
+// copy, the readiness of its runbooks (VERIFIED / NEEDS DRILL), from the state
+// database (no repository is opened).
 #include <filesystem>
 
 #include "kho/backend/backend.hpp"
@@ -8,6 +9,8 @@
 #include "kho/cli/orchestrate_args.hpp"
 #include "kho/orchestrate/cron.hpp"
 #include "kho/orchestrate/policy.hpp"
+#include "kho/orchestrate/recovery.hpp"
+#include "kho/orchestrate/runbook.hpp"
 #include "kho/orchestrate/state.hpp"
 #include "kho/orchestrate/tz.hpp"
 
@@ -47,10 +50,17 @@ std::optional<TimeNs> next_run(const Policy& p, TimeNs now) {
 Status run_status(Context& ctx, const OrchestrateArgs& args) {
   auto loaded = orchestrate::load_policy_dir(args.policies_dir());
   for (const auto& i : loaded.issues) ctx.warn("{}", orchestrate::format_issue(i));
+  // Runbooks are optional: without a directory there is just no recovery column to fill.
+  orchestrate::RunbookLoadResult runbooks;
+  std::error_code ec;
+  if (std::filesystem::is_directory(args.runbooks_dir(), ec)) {
+    runbooks = orchestrate::load_runbook_dir(args.runbooks_dir());
+    for (const auto& i : runbooks.issues) ctx.warn("{}", orchestrate::format_issue(i));
+  }
   KHO_TRY_ASSIGN(auto state, args.open_state());
   const TimeNs now = now_ns();
   auto out = nlohmann::ordered_json::array();
-  Table table({"POLICY", "LAST RUN", "RESULT", "NEWEST", "RPO", "NEXT RUN", "LAST CHECK", "COPIES"});
+  Table table({"POLICY", "LAST RUN", "RESULT", "NEWEST", "RPO", "NEXT RUN", "LAST CHECK", "COPIES", "RECOVERY"});
   for (const auto& p : loaded.policies) {
     KHO_TRY_ASSIGN(auto last, state.last_run(p.name, RunKind::backup));
     KHO_TRY_ASSIGN(auto last_ok, state.last_success(p.name, RunKind::backup));
@@ -82,6 +92,16 @@ Status run_status(Context& ctx, const OrchestrateArgs& args) {
       copies_text += (copies_text.empty() ? "" : " ") + age_text(copy_age);
     }
     j["copies"] = cj;
+    auto rj = nlohmann::ordered_json::array();
+    std::string recovery;
+    for (const auto& rb : runbooks.runbooks) {
+      if (rb.policy != p.name) continue;
+      KHO_TRY_ASSIGN(auto drill, orchestrate::drill_status(state, rb, now));
+      rj.push_back(
+          {{"runbook", rb.name}, {"readiness", drill.verified ? "VERIFIED" : "NEEDS DRILL"}, {"detail", drill.text}});
+      recovery += (recovery.empty() ? "" : " ") + rb.name + ":" + (drill.verified ? "VERIFIED" : "NEEDS-DRILL");
+    }
+    j["runbooks"] = rj;
     out.push_back(j);
     table.add({p.name, last ? format_local(last->started_at) : "never",
                last ? std::string(orchestrate::to_string(last->status)) +
@@ -89,7 +109,7 @@ Status run_status(Context& ctx, const OrchestrateArgs& args) {
                     : "-",
                age_text(age), rpo, next ? format_local(*next) : "(by hand)",
                check ? std::string(orchestrate::to_string(check->status)) + " " + format_local(check->started_at) : "-",
-               copies_text.empty() ? "-" : copies_text});
+               copies_text.empty() ? "-" : copies_text, recovery.empty() ? "(no runbook)" : recovery});
   }
   if (ctx.global.json) ctx.print_json(out);
   else fmt::print("{}", table.render());
@@ -102,8 +122,11 @@ void register_status(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "status", "Per policy: last run and result, newest snapshot's age against the RPO, next run, last check, copies");
   args->add_to(cmd);
-  cmd->footer("RPO is OK while the newest successful backup is younger than the policy's objectives.rpo, else LATE.\n"
-              "Ages are from the state database: no repository is opened.");
+  args->add_runbooks_to(cmd);
+  cmd->footer(
+      "RPO is OK while the newest successful backup is younger than the policy's objectives.rpo, else LATE.\n"
+      "RECOVERY: each runbook of the policy, VERIFIED when its last drill passed within 30 days, else NEEDS DRILL.\n"
+      "Ages are from the state database: no repository is opened.");
   cmd->callback([&ctx, args] { ctx.action = [&ctx, args] { return run_status(ctx, *args); }; });
 }
 

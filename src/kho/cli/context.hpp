@@ -152,6 +152,7 @@ void register_snapshots(CLI::App& app, Context& ctx);
 void register_ls(CLI::App& app, Context& ctx);
 void register_cat(CLI::App& app, Context& ctx);
 void register_restore(CLI::App& app, Context& ctx);
+void register_compare(CLI::App& app, Context& ctx);
 void register_check(CLI::App& app, Context& ctx);
 void register_forget(CLI::App& app, Context& ctx);
 void register_prune(CLI::App& app, Context& ctx);
@@ -165,6 +166,8 @@ void register_import(CLI::App& app, Context& ctx);
 void register_policy(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
 void register_scheduler(CLI::App& app, Context& ctx);
+void register_runbook(CLI::App& app, Context& ctx);
+void register_drill(CLI::App& app, Context& ctx);
 
 // A simple aligned text table.
 class Table {

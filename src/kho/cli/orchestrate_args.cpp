@@ -11,6 +11,18 @@ void OrchestrateArgs::add_to(CLI::App* cmd) {
                   "State directory (default: /var/lib/kho as root, else ~/.local/state/kho)");
 }
 
+void OrchestrateArgs::add_runbooks_to(CLI::App* cmd) {
+  cmd->add_option("--runbooks", runbooks,
+                  "Directory of runbooks (default: ./restore-scripts when it exists, else /etc/kho/restore-scripts)");
+}
+
+std::string OrchestrateArgs::runbooks_dir() const {
+  if (!runbooks.empty()) return runbooks;
+  std::error_code ec;
+  if (std::filesystem::is_directory("restore-scripts", ec)) return "restore-scripts";
+  return "/etc/kho/restore-scripts";
+}
+
 std::string OrchestrateArgs::policies_dir() const {
   if (!policies.empty()) return policies;
   std::error_code ec;

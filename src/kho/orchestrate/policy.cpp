@@ -1,16 +1,11 @@
 #include "kho/orchestrate/policy.hpp"
 
-#include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <fstream>
-#include <map>
-#include <set>
-#include <sstream>
-#include <tuple>
-
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
 
 #include "kho/backend/backend.hpp"
 #include "kho/backend/rest/rest_location.hpp"
@@ -18,70 +13,13 @@
 #include "kho/engine/check.hpp"
 #include "kho/orchestrate/cron.hpp"
 #include "kho/orchestrate/tz.hpp"
+#include "kho/orchestrate/yaml_fields.hpp"
 #include "kho/util/time.hpp"
 #include "kho/util/url.hpp"
 
 namespace kho::orchestrate {
 
 namespace {
-
-constexpr std::size_t k_max_name_length = 64;
-
-// Optimal string alignment distance (Levenshtein plus adjacent swaps), for
-// "did you mean" on misspelt keys.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// The closest of `candidates` to `word`, when close enough to be a typo.
-std::string suggestion(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string best;
-  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
-  for (auto c : candidates) {
-    std::size_t d = edit_distance(word, c);
-    if (d < best_distance) {
-      best_distance = d;
-      best = std::string(c);
-    }
-  }
-  return best;
-}
-
-std::string join(const std::vector<std::string_view>& words) {
-  std::string out;
-  for (auto w : words) {
-    if (!out.empty()) out += ", ";
-    out += w;
-  }
-  return out;
-}
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
-    default: return "nothing";
-  }
-}
-
-bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
-
-std::string child(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-std::string child(const std::string& path, std::size_t index) { return fmt::format("{}[{}]", path, index); }
 
 // Why `location` is not a repository location a policy may name, or "".
 // Remote locations are parsed by their backends' parsers; nothing is contacted.
@@ -110,153 +48,13 @@ std::string location_problem(const std::string& location) {
                      scheme);
 }
 
-// Whether `text` has a path component "..".
-bool has_dot_dot(std::string_view text) {
-  for (const auto& part : std::filesystem::path(text)) {
-    if (part == "..") return true;
-  }
-  return false;
-}
+class Parser : public YamlReader {
+ public:
+  using YamlReader::YamlReader;
 
-// One map's fields: duplicate and unknown keys are reported when it is built;
-// get() hands out the known ones.
-struct Field {
-  YAML::Node key;
-  YAML::Node value;
-  std::string path;  // "retention.keep_daily"
-};
-
-// A valid policy name and where it is written.
-struct NameAt {
-  std::string name;
-  YAML::Mark mark;
-};
-
-class Parser;
-
-class Fields {
-public:
-  Fields(Parser& parser, const YAML::Node& map, std::string path, std::vector<std::string_view> known);
-  std::optional<Field> get(std::string_view key) const;
-  const YAML::Node& node() const { return m_map; }
-  const std::string& path() const { return m_path; }
-
-private:
-  YAML::Node m_map;
-  std::string m_path;
-  std::map<std::string, Field, std::less<>> m_fields;
-};
-
-class Parser {
-public:
-  Parser(std::string file, std::vector<PolicyIssue>& issues) : m_file(std::move(file)), m_issues(issues) {}
-
-  std::size_t issue_count() const { return m_count; }
-
-  void issue(const YAML::Mark& mark, std::string field, std::string message) {
-    PolicyIssue i;
-    i.file = m_file;
-    i.line = mark.line < 0 ? 1 : mark.line + 1;
-    i.column = mark.column < 0 ? 1 : mark.column + 1;
-    i.field = std::move(field);
-    i.message = std::move(message);
-    m_issues.push_back(std::move(i));
-    ++m_count;
-  }
-  // At a field's value; at its key when the value is null (yaml-cpp gives a
-  // null value no useful position).
-  void issue(const Field& f, std::string message) {
-    issue(f.value.IsNull() || !f.value.IsDefined() ? f.key.Mark() : f.value.Mark(), f.path, std::move(message));
-  }
-  void issue_at(const YAML::Node& at, std::string field, std::string message) {
-    issue(at.Mark(), std::move(field), std::move(message));
-  }
-  void missing(const Fields& map, std::string_view key, std::string_view what) {
-    issue_at(map.node(), child(map.path(), key), fmt::format("missing: {}", what));
-  }
-
-  // --- typed readers: each reports a wrong type and returns nothing ---
-
-  // A field that must be a map; null counts as absent.
-  std::optional<Fields> map(const std::optional<Field>& f, std::vector<std::string_view> known) {
-    if (!f || f->value.IsNull()) return std::nullopt;
-    if (!f->value.IsMap()) {
-      issue(*f, fmt::format("expected a map with {}, got {}", join(known), describe(f->value)));
-      return std::nullopt;
-    }
-    return Fields(*this, f->value, f->path, std::move(known));
-  }
-
-  std::optional<std::string> string(const std::optional<Field>& f, bool allow_empty = false) {
-    if (!f || f->value.IsNull()) return std::nullopt;
-    if (!f->value.IsScalar()) {
-      issue(*f, fmt::format("expected a string, got {}", describe(f->value)));
-      return std::nullopt;
-    }
-    if (!allow_empty && f->value.Scalar().empty()) {
-      issue(*f, "is empty");
-      return std::nullopt;
-    }
-    return f->value.Scalar();
-  }
-
-  std::optional<std::vector<std::string>> string_list(const std::optional<Field>& f, std::string_view what) {
-    if (!f || f->value.IsNull()) return std::nullopt;
-    if (!f->value.IsSequence()) {
-      issue(*f, fmt::format("expected a list of {}, got {}", what, describe(f->value)));
-      return std::nullopt;
-    }
-    std::vector<std::string> out;
-    bool ok = true;
-    for (std::size_t i = 0; i < f->value.size(); ++i) {
-      auto s = string(Field{f->key, f->value[i], child(f->path, i)});
-      if (s) out.push_back(*s);
-      else ok = false;
-    }
-    if (!ok) return std::nullopt;
-    return out;
-  }
-
-  std::optional<bool> boolean(const std::optional<Field>& f) {
-    if (!f || f->value.IsNull()) return std::nullopt;
-    bool value = false;
-    if (!is_plain_scalar(f->value) || !YAML::convert<bool>::decode(f->value, value)) {
-      issue(*f, fmt::format("expected true or false, got {}", describe(f->value)));
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  std::optional<int> integer(const std::optional<Field>& f, int min, std::string_view expected) {
-    if (!f || f->value.IsNull()) return std::nullopt;
-    int value = 0;
-    bool ok = is_plain_scalar(f->value);
-    if (ok) {
-      const std::string& s = f->value.Scalar();
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-      ok = ec == std::errc() && end == s.data() + s.size() && value >= min;
-    }
-    if (!ok) {
-      issue(*f, fmt::format("expected {}, got {}", expected, describe(f->value)));
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  // A positive duration ("24h", "1h30m"), in seconds.
-  std::optional<double> duration(const std::optional<Field>& f) {
-    auto text = string(f);
-    if (!text) return std::nullopt;
-    auto seconds = parse_duration(*text);
-    if (!seconds) {
-      issue(*f, seconds.error().message());
-      return std::nullopt;
-    }
-    if (!(*seconds > 0) || !std::isfinite(*seconds)) {
-      issue(*f, fmt::format("'{}' is not longer than zero", *text));
-      return std::nullopt;
-    }
-    return *seconds;
+  std::string unknown_key_note(std::string_view key) const override {
+    if (key == "compression") return "compression is a property of the repository, set by `kho init --compression`";
+    return "";
   }
 
   std::optional<std::string> cron(const std::optional<Field>& f) {
@@ -269,44 +67,6 @@ public:
       return std::nullopt;
     }
     return text;
-  }
-
-  // A command: a string (sh -c) or a list of strings (argv).
-  std::optional<Command> command(const std::optional<Field>& f) {
-    if (!f) return std::nullopt;
-    const YAML::Node& v = f->value;
-    Command c;
-    if (v.IsScalar()) {
-      c.shell = true;
-      c.script = v.Scalar();
-      if (c.script.find_first_not_of(" \t\r\n") == std::string::npos) {
-        issue(*f, "the command is empty");
-        return std::nullopt;
-      }
-      return c;
-    }
-    if (v.IsSequence()) {
-      bool ok = true;
-      for (std::size_t i = 0; i < v.size(); ++i) {
-        if (!v[i].IsScalar()) {
-          issue(Field{f->key, v[i], child(f->path, i)},
-                fmt::format("expected a string (one argument), got {}", describe(v[i])));
-          ok = false;
-        } else {
-          c.argv.push_back(v[i].Scalar());
-        }
-      }
-      if (!ok) return std::nullopt;
-      if (c.argv.empty() || c.argv[0].empty()) {
-        issue(*f, "the command is empty: a list command starts with the program to run");
-        return std::nullopt;
-      }
-      return c;
-    }
-    issue(*f, fmt::format("expected a command: a string (run with sh -c) or a list of strings (program and "
-                          "arguments, run without a shell), got {}",
-                          describe(v)));
-    return std::nullopt;
   }
 
   // password_file / password_command of `map`; `required` reports their absence.
@@ -362,49 +122,7 @@ private:
   void parse_copy_to(const Field& f, Policy& p);
   void parse_hooks(const Field& f, Policy& p);
   void parse_notify(const Field& f, Policy& p);
-
-  std::string m_file;
-  std::vector<PolicyIssue>& m_issues;
-  std::size_t m_count = 0;
 };
-
-Fields::Fields(Parser& parser, const YAML::Node& map, std::string path, std::vector<std::string_view> known)
-    : m_map(map), m_path(std::move(path)) {
-  for (const auto& entry : map) {
-    // By value: the iterator hands out a temporary pair.
-    YAML::Node key = entry.first;
-    if (!key.IsScalar()) {
-      parser.issue_at(key, m_path, fmt::format("a key must be a plain name, got {}", describe(key)));
-      continue;
-    }
-    const std::string& name = key.Scalar();
-    std::string field = child(m_path, name);
-    if (auto seen = m_fields.find(name); seen != m_fields.end()) {
-      parser.issue_at(key, field,
-                      fmt::format("duplicate key '{}' (first at line {})", name, seen->second.key.Mark().line + 1));
-      continue;
-    }
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      std::string hint = suggestion(name, known);
-      if (name == "compression")
-        parser.issue_at(key, field,
-                        "unknown key 'compression': compression is a property of the repository, set by "
-                        "`kho init --compression`");
-      else if (!hint.empty())
-        parser.issue_at(key, field, fmt::format("unknown key '{}'; did you mean '{}'?", name, hint));
-      else
-        parser.issue_at(key, field, fmt::format("unknown key '{}' (known keys: {})", name, join(known)));
-      continue;
-    }
-    m_fields.emplace(name, Field{key, entry.second, field});
-  }
-}
-
-std::optional<Field> Fields::get(std::string_view key) const {
-  auto it = m_fields.find(key);
-  if (it == m_fields.end()) return std::nullopt;
-  return it->second;
-}
 
 const std::vector<std::string_view> k_top_keys = {
     "name",     "description", "repository", "password_file", "password_command", "sources",  "exclude",
@@ -413,7 +131,7 @@ const std::vector<std::string_view> k_top_keys = {
 
 Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   Policy p;
-  p.file = m_file;
+  p.file = file();
   if (root.IsNull()) {
     issue(YAML::Mark(), "", "the file holds no policy: expected a map with name, repository, a password source "
                             "and sources");
@@ -428,10 +146,7 @@ Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
 
   if (auto f = top.get("name"); f && !f->value.IsNull()) {
     if (auto name = string(f)) {
-      bool ok = name->size() <= k_max_name_length && (((*name)[0] >= 'a' && (*name)[0] <= 'z') ||
-                                                       ((*name)[0] >= '0' && (*name)[0] <= '9'));
-      for (char c : *name) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_');
-      if (ok) {
+      if (is_valid_name(*name)) {
         p.name = *name;
         name_mark = NameAt{*name, f->value.Mark()};
       } else
@@ -759,37 +474,19 @@ void Parser::parse_notify(const Field& f, Policy& p) {
 LoadResult parse_one(std::string_view text, const std::string& file, std::optional<NameAt>& name_mark) {
   LoadResult result;
   Parser parser(file, result.issues);
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    parser.issue(e.mark, "", "YAML syntax error: " + e.msg);
-    return result;
-  }
-  if (docs.size() > 1) {
-    parser.issue_at(docs[1], "", "one policy per file: this file holds more than one YAML document");
-    return result;
-  }
-  Policy p = parser.parse(docs.empty() ? YAML::Node() : docs[0], name_mark);
-  std::stable_sort(result.issues.begin(), result.issues.end(), [](const PolicyIssue& a, const PolicyIssue& b) {
-    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-  });
+  auto doc = parser.load_document(text, "policy");
+  if (!doc) return result;
+  Policy p = parser.parse(*doc, name_mark);
+  sort_issues(result.issues);
   if (result.issues.empty()) result.policies.push_back(std::move(p));
   return result;
 }
 
 LoadResult load_file(const std::filesystem::path& path, std::optional<NameAt>& name_mark) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) {
-    LoadResult r;
-    std::error_code ec;
-    bool exists = std::filesystem::exists(path, ec);
-    r.issues.push_back({path.string(), 0, 0, "", exists ? "cannot read the file" : "no such file"});
-    return r;
-  }
-  return parse_one(text.str(), path.string(), name_mark);
+  LoadResult r;
+  auto text = read_yaml_file(path, r.issues);
+  if (!text) return r;
+  return parse_one(*text, path.string(), name_mark);
 }
 
 std::string shell_quote(const std::string& arg) {
@@ -802,13 +499,6 @@ std::string shell_quote(const std::string& arg) {
     else out += c;
   }
   return out + "'";
-}
-
-nlohmann::ordered_json command_json(const Command& c) {
-  nlohmann::ordered_json j;
-  if (c.shell) j["shell"] = c.script;
-  else j["argv"] = c.argv;
-  return j;
 }
 
 nlohmann::ordered_json password_json(const PasswordSource& p) {
@@ -874,52 +564,21 @@ LoadResult load_policy_file(const std::filesystem::path& path) {
 
 LoadResult load_policy_dir(const std::filesystem::path& dir) {
   LoadResult result;
-  std::error_code ec;
-  std::vector<std::filesystem::path> files;
-  std::filesystem::directory_iterator it(dir, ec), end;
-  if (ec) {
-    result.issues.push_back({dir.string(), 0, 0, "", "cannot read the policy directory: " + ec.message()});
-    return result;
-  }
-  for (; it != end; it.increment(ec)) {
-    const auto& path = it->path();
-    std::string name = path.filename().string();
-    std::string ext = path.extension().string();
-    if (name.empty() || name[0] == '.' || (ext != ".yaml" && ext != ".yml")) continue;
-    if (!it->is_regular_file(ec)) continue;
-    files.push_back(path);
-  }
-  if (ec) {
-    result.issues.push_back({dir.string(), 0, 0, "", "cannot read the policy directory: " + ec.message()});
-    return result;
-  }
-  std::sort(files.begin(), files.end());
-  return load_policy_files(files);
+  auto files = list_yaml_files(dir, "policy directory", result.issues);
+  if (!files) return result;
+  return load_policy_files(*files);
 }
 
 LoadResult load_policy_files(const std::vector<std::filesystem::path>& files) {
   LoadResult result;
-  struct First {
-    std::string file;
-    int line;
-  };
-  std::map<std::string, First> names;
+  UniqueNames names("policy");
   for (const auto& path : files) {
     std::optional<NameAt> name_mark;
     LoadResult one = load_file(path, name_mark);
     // The name is known even when the file has other issues, so a clash is reported too.
     if (name_mark) {
-      const std::string& name = name_mark->name;
-      auto [seen, fresh] = names.emplace(name, First{path.string(), name_mark->mark.line + 1});
-      if (!fresh) {
-        PolicyIssue dup;
-        dup.file = path.string();
-        dup.line = name_mark->mark.line + 1;
-        dup.column = name_mark->mark.column + 1;
-        dup.field = "name";
-        dup.message = fmt::format("policy name '{}' is already used by {} (line {}); names must be unique", name,
-                                  seen->second.file, seen->second.line);
-        one.issues.push_back(std::move(dup));
+      if (auto dup = names.check(*name_mark, path.string())) {
+        one.issues.push_back(std::move(*dup));
         one.policies.clear();
       }
     }

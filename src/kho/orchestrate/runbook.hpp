@@ -11,17 +11,17 @@
 // Templates: command texts, restore targets, verify paths, URLs and wait_for
 // values may use {{root}} (empty in a real run, the sandbox folder in a
 // drill), {{sandbox}} (the sandbox folder; empty in a real run), {{snapshot}}
-// (the chosen snapshot's full ID) and {{policy}} (the policy's name). Any other
-// {{name}} is a validation issue.
+// (the chosen snapshot's full ID), {{policy}} (the policy's name) and the
+// runbook's own `vars`. Any other {{name}} is a validation issue.
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kho/orchestrate/policy.hpp"
 #include "kho/util/time.hpp"
@@ -104,12 +104,26 @@ struct Runbook {
   std::optional<double> rto_s;      // unset: the policy's objectives.rto
   std::vector<RunbookStep> steps;   // at least one
   std::vector<VerifyCheck> verify;
+  // `vars: {web_port: "58080"}`: the runbook's own templates ({{web_port}});
+  // `drill: {vars: {web_port: "58081"}}` gives drills other values (ports that
+  // do not collide with the live system). Every drill var is declared in vars.
+  std::map<std::string, std::string> vars;
+  std::map<std::string, std::string> drill_vars;
   std::string file;
 };
 
 struct RunbookLoadResult {
   std::vector<Runbook> runbooks;    // only those without issues
   std::vector<PolicyIssue> issues;  // in file order, then line order
+  // The `policy` of files left out for other issues, so an unknown policy is
+  // reported for them too.
+  struct PolicyRef {
+    std::string file;
+    std::string policy;
+    int line = 0;
+    int column = 0;
+  };
+  std::vector<PolicyRef> other_policy_refs;
 
   bool ok() const { return issues.empty(); }
 };
@@ -129,9 +143,9 @@ void check_runbook_policies(RunbookLoadResult& result, const std::vector<Policy>
 // --time: RFC 3339 or "YYYY-MM-DD[ HH:MM[:SS]]", local time unless a zone is
 // given), or a snapshot ID or prefix (4 to 64 hex digits).
 struct SnapshotSelector {
-  enum Kind { latest, latest_clean, before, id } kind = latest;
+  enum Kind { latest, latest_clean, before, by_id } kind = latest;
   TimeNs before_ns = 0;  // kind == before
-  std::string id;        // kind == id
+  std::string id;        // kind == by_id
 };
 Result<SnapshotSelector> parse_snapshot_selector(std::string_view text);
 
@@ -140,11 +154,12 @@ struct TemplateVars {
   std::string sandbox;
   std::string snapshot;
   std::string policy;
+  std::map<std::string, std::string> extra;  // the runbook's vars (drill values in drills)
 };
 
-// Replaces {{root}}, {{sandbox}}, {{snapshot}}, {{policy}} (spaces inside the
-// braces allowed: {{ root }}). Unknown names are left as written (the loader
-// has already refused them).
+// Replaces {{root}}, {{sandbox}}, {{snapshot}}, {{policy}} and the names in
+// vars.extra (spaces inside the braces allowed: {{ root }}). Unknown names are
+// left as written (the loader has already refused them).
 std::string expand_template(std::string_view text, const TemplateVars& vars);
 Command expand_template(const Command& command, const TemplateVars& vars);
 

@@ -1,6 +1,7 @@
 #include "kho/platform/child.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -10,8 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
-
-#include <fmt/format.h>
+#include <utility>
 
 #include "kho/util/fd.hpp"
 
@@ -212,6 +212,90 @@ Result<ChildResult> run_child(const ChildOptions& o) {
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   r.seconds = since(start);
   return r;
+}
+
+BackgroundChild::BackgroundChild(BackgroundChild&& other) noexcept
+    : m_pid(std::exchange(other.m_pid, 0)), m_ended(std::move(other.m_ended)) {}
+
+BackgroundChild& BackgroundChild::operator=(BackgroundChild&& other) noexcept {
+  if (this != &other) {
+    stop();
+    m_pid = std::exchange(other.m_pid, 0);
+    m_ended = std::move(other.m_ended);
+  }
+  return *this;
+}
+
+BackgroundChild::~BackgroundChild() { stop(); }
+
+namespace {
+std::string wait_status_text(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  return "ended";
+}
+}  // namespace
+
+bool BackgroundChild::running() {
+  if (m_pid <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(m_pid, &status, WNOHANG);
+  if (r == 0) return true;
+  if (r == m_pid) m_ended = wait_status_text(status);
+  // The leader is gone; whatever it left in its group is stopped too.
+  kill(-m_pid, SIGTERM);
+  m_pid = 0;
+  return false;
+}
+
+std::string BackgroundChild::stop(double grace_s) {
+  if (m_pid <= 0) return m_ended;
+  kill(-m_pid, SIGTERM);
+  const auto start = Clock::now();
+  bool killed = false;
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(m_pid, &status, WNOHANG);
+    if (r == m_pid) {
+      m_ended = wait_status_text(status);
+      break;
+    }
+    if (r < 0 && errno != EINTR) break;
+    if (!killed && since(start) >= grace_s) {
+      kill(-m_pid, SIGKILL);
+      killed = true;
+    }
+    usleep(20000);
+  }
+  // Members of the group that outlived the leader.
+  if (kill(-m_pid, 0) == 0) {
+    usleep(100000);
+    kill(-m_pid, SIGKILL);
+  }
+  m_pid = 0;
+  return m_ended;
+}
+
+Result<BackgroundChild> start_background(const ChildOptions& o, const std::string& log_path) {
+  if (o.argv.empty() || o.argv[0].empty()) return fail(Errc::invalid_argument, "no program to run");
+  Fd log(open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log) return fail_errno("cannot open the log " + log_path, errno);
+  Fd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!null_in) return fail_errno("/dev/null", errno);
+  std::vector<std::string> env = child_environment(o);
+  std::vector<char*> argv, envp;
+  for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return fail_errno("cannot start " + o.argv[0], errno);
+  if (pid == 0) exec_child(null_in.get(), log.get(), log.get(), argv.data(), envp.data());
+  setpgid(pid, pid);
+  BackgroundChild child;
+  child.m_pid = pid;
+  return child;
 }
 
 Result<std::string> self_executable() {

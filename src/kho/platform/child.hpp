@@ -51,6 +51,37 @@ struct ChildResult {
 // how it ended is in the result.
 Result<ChildResult> run_child(const ChildOptions& options);
 
+// A child left running in the background (a service a drill starts), in its
+// own process group, its stdout and stderr appended to a log file, stdin
+// /dev/null. Stopping it (stop() or the destructor) sends SIGTERM to the whole
+// group, then SIGKILL after the grace time, and reaps it.
+class BackgroundChild {
+ public:
+  BackgroundChild() = default;
+  BackgroundChild(BackgroundChild&& other) noexcept;
+  BackgroundChild& operator=(BackgroundChild&& other) noexcept;
+  BackgroundChild(const BackgroundChild&) = delete;
+  BackgroundChild& operator=(const BackgroundChild&) = delete;
+  ~BackgroundChild();
+
+  int pid() const { return m_pid; }
+  // Whether it still runs (false once it exited; it is then reaped).
+  bool running();
+  // The exit status text once it ended ("exit status 1", "killed by signal 9").
+  const std::string& ended_with() const { return m_ended; }
+  // Stops the group (see above); returns how the leader ended.
+  std::string stop(double grace_s = 10);
+
+ private:
+  friend Result<BackgroundChild> start_background(const ChildOptions&, const std::string&);
+  int m_pid = 0;
+  std::string m_ended;
+};
+
+// Starts argv (options.argv, set_env, unset_env; the other fields are not
+// used) with output appended to `log_path` (created 0600).
+Result<BackgroundChild> start_background(const ChildOptions& options, const std::string& log_path);
+
 // The path of the running program (/proc/self/exe), for running kho itself.
 Result<std::string> self_executable();
 
