@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,10 +269,25 @@ std::string BackgroundChild::stop(double grace_s) {
     }
     usleep(20000);
   }
-  // Members of the group that outlived the leader.
-  if (kill(-m_pid, 0) == 0) {
-    usleep(100000);
-    kill(-m_pid, SIGKILL);
+  // Members of the group that outlive the leader (a service the shell
+  // started, still cleaning up) get the rest of the grace time, then SIGKILL.
+  for (;;) {
+    // Members orphaned by the leader are ours to reap (we are a subreaper).
+    while (waitpid(-m_pid, nullptr, WNOHANG) > 0) {
+    }
+    if (kill(-m_pid, 0) != 0) break;
+    if (killed) {
+      // After SIGKILL only zombies another parent has not reaped yet can remain.
+      if (since(start) >= grace_s + 5) break;
+      usleep(20000);
+      continue;
+    }
+    if (since(start) >= grace_s) {
+      kill(-m_pid, SIGKILL);
+      killed = true;
+    } else {
+      usleep(20000);
+    }
   }
   m_pid = 0;
   return m_ended;
@@ -289,6 +305,9 @@ Result<BackgroundChild> start_background(const ChildOptions& o, const std::strin
   argv.push_back(nullptr);
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  // Processes the service leaves behind when its leader exits become our
+  // children, so stop() can wait for them and reap them.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   pid_t pid = fork();
   if (pid < 0) return fail_errno("cannot start " + o.argv[0], errno);
   if (pid == 0) exec_child(null_in.get(), log.get(), log.get(), argv.data(), envp.data());
