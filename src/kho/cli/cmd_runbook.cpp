@@ -228,6 +228,7 @@ Status run_run(Context& ctx, const RunbookArgs& args) {
   auto o = recovery_options(ctx, args, RecoveryMode::real);
   KHO_TRY_ASSIGN(auto plan, orchestrate::plan_recovery(rb, *p, &state, o));
   if (!ctx.global.json) fmt::print("{}", orchestrate::render_plan(plan));
+  std::fflush(stdout);  // the plan before the steps' progress on stderr
   if (!args.yes) {
     if (!::isatty(STDIN_FILENO))
       return fail(Errc::invalid_argument,
@@ -286,6 +287,7 @@ Status run_drill(Context& ctx, const RunbookArgs& args) {
       continue;
     }
     if (!ctx.global.json && !ctx.global.quiet) fmt::print("{}", orchestrate::render_plan(*plan));
+    std::fflush(stdout);
     auto report = orchestrate::run_recovery(std::move(*plan), &state, o);
     if (!report) {
       ++failed;
