@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <set>
 
@@ -127,7 +128,7 @@ private:
 const std::vector<std::string_view> k_top_keys = {
     "name",     "description", "repository", "password_file", "password_command", "sources",  "exclude",
     "tags",     "host",        "one_file_system", "schedule", "timezone", "retention", "prune",
-    "check",    "copy_to",     "objectives", "hooks",    "notify",   "timeout",   "retry"};
+    "check",    "copy_to",     "objectives", "hooks",    "notify",   "timeout",   "retry",  "anomaly"};
 
 Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   Policy p;
@@ -251,6 +252,26 @@ Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   if (auto obj = map(top.get("objectives"), {"rpo", "rto"})) {
     p.objectives.rpo_s = duration(obj->get("rpo"));
     p.objectives.rto_s = duration(obj->get("rto"));
+  }
+
+  if (auto a = map(top.get("anomaly"), {"threshold", "changed_share", "encrypted_share", "min_files", "enabled"})) {
+    auto share = [&](std::string_view key) -> std::optional<double> {
+      auto f = a->get(key);
+      auto text = string(f);
+      if (!text) return std::nullopt;
+      double v = 0;
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+      if (ec != std::errc() || end != text->data() + text->size() || !(v > 0) || v > 10) {
+        issue(*f, fmt::format("expected a number above 0 (e.g. 0.6), got '{}'", *text));
+        return std::nullopt;
+      }
+      return v;
+    };
+    p.anomaly.threshold = share("threshold");
+    p.anomaly.changed_share = share("changed_share");
+    p.anomaly.encrypted_share = share("encrypted_share");
+    p.anomaly.min_files = integer(a->get("min_files"), 0, "a whole number of files, 0 or more");
+    if (auto b = boolean(a->get("enabled"))) p.anomaly.enabled = *b;
   }
 
   if (auto f = top.get("hooks"); f && !f->value.IsNull()) parse_hooks(*f, p);
@@ -378,7 +399,8 @@ void Parser::parse_copy_to(const Field& f, Policy& p) {
     if (item.value.IsScalar()) {
       location_field = item;
     } else if (item.value.IsMap()) {
-      Fields fields(*this, item.value, item.path, {"repository", "password_file", "password_command"});
+      Fields fields(*this, item.value, item.path,
+                    {"repository", "password_file", "password_command", "kind", "append_only"});
       location_field = fields.get("repository");
       if (!location_field || location_field->value.IsNull()) {
         missing(fields, "repository", "the location of the copy");
@@ -386,6 +408,13 @@ void Parser::parse_copy_to(const Field& f, Policy& p) {
       }
       std::size_t before = issue_count();
       target.password = password(fields, false);
+      if (auto kind = string(fields.get("kind"))) {
+        if (*kind == "offline" || *kind == "offsite")
+          target.kind = *kind;
+        else
+          issue(*fields.get("kind"), fmt::format("'{}': a copy's kind is offline or offsite", *kind));
+      }
+      if (auto b = boolean(fields.get("append_only"))) target.append_only = *b;
       if (issue_count() != before) continue;
     } else {
       issue(item, fmt::format("expected a repository location or a map {{repository: ..., password_file: ...}}, got {}",
@@ -650,7 +679,9 @@ nlohmann::ordered_json to_json(const Policy& p) {
   auto copies = nlohmann::ordered_json::array();
   for (const auto& c : p.copy_to) {
     copies.push_back({{"repository", backend::redact_location(c.repository)},
-                      {"password", c.password ? password_json(*c.password) : nlohmann::ordered_json(nullptr)}});
+                      {"password", c.password ? password_json(*c.password) : nlohmann::ordered_json(nullptr)},
+                      {"kind", text_or_null(c.kind)},
+                      {"append_only", c.append_only}});
   }
   j["copy_to"] = copies;
   j["objectives"] = {{"rpo_s", optional_json(p.objectives.rpo_s)}, {"rto_s", optional_json(p.objectives.rto_s)}};
@@ -673,6 +704,11 @@ nlohmann::ordered_json to_json(const Policy& p) {
   } else {
     j["notify"] = nullptr;
   }
+  j["anomaly"] = {{"enabled", p.anomaly.enabled},
+                  {"threshold", optional_json(p.anomaly.threshold)},
+                  {"changed_share", optional_json(p.anomaly.changed_share)},
+                  {"encrypted_share", optional_json(p.anomaly.encrypted_share)},
+                  {"min_files", optional_json(p.anomaly.min_files)}};
   j["timeout_s"] = optional_json(p.timeout_s);
   j["retry"] = {{"attempts", p.retry.attempts}, {"delay_s", p.retry.delay_s}};
   return j;

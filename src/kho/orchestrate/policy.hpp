@@ -71,6 +71,22 @@ struct CopyTarget {
   std::string repository;
   // Unset: the copy is opened with the policy's own password source.
   std::optional<PasswordSource> password;
+  // What the copy is for the readiness report: "offline" (a disk kept
+  // disconnected), "offsite" (another site), or "" (not said).
+  std::string kind;
+  // The copy's server refuses deletion (rest-server --append-only): ransomware
+  // holding the password cannot destroy it.
+  bool append_only = false;
+};
+
+// `anomaly:` thresholds for the ransomware score of the policy's snapshots
+// (see engine/anomaly.hpp; unset fields keep kho's defaults).
+struct AnomalyPolicy {
+  std::optional<double> threshold;        // flag at or above this score (default 0.6)
+  std::optional<double> changed_share;    // share of files changed that counts as mass change
+  std::optional<double> encrypted_share;  // share of read files that look encrypted
+  std::optional<int> min_files;           // fewer changed files: never flagged on shares alone
+  bool enabled = true;                    // enabled: false turns scoring off
 };
 
 struct Objectives {
@@ -117,6 +133,7 @@ struct Policy {
   std::optional<CheckPolicy> check;                  // unset: never checked by the scheduler
   std::vector<CopyTarget> copy_to;
   Objectives objectives;
+  AnomalyPolicy anomaly;
   Hooks hooks;
   std::optional<Notify> notify;
   std::optional<double> timeout_s;  // a run taking longer is stopped and counts as failed
