@@ -143,6 +143,7 @@ int run(int argc, char** argv) {
   register_init(app, ctx);
   register_backup(app, ctx);
   register_snapshots(app, ctx);
+  register_snapshot_mark(app, ctx);
   register_ls(app, ctx);
   register_cat(app, ctx);
   register_restore(app, ctx);

@@ -20,6 +20,11 @@ struct BackupArgs {
   std::vector<std::string> stdin_filename;  // the name of its output in the snapshot
   bool force = false;
   std::string parent;
+  bool no_anomaly = false;
+  std::optional<double> anomaly_threshold;
+  std::optional<double> anomaly_changed_share;
+  std::optional<double> anomaly_encrypted_share;
+  std::optional<double> anomaly_min_files;
 };
 
 Result<std::vector<std::string>> read_exclude_file(const std::string& path) {
@@ -49,6 +54,11 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
   }
   options.one_file_system = args.one_file_system;
   options.force_read = args.force;
+  options.score_anomaly = !args.no_anomaly;
+  if (args.anomaly_threshold) options.anomaly.threshold = *args.anomaly_threshold;
+  if (args.anomaly_changed_share) options.anomaly.changed_share = *args.anomaly_changed_share;
+  if (args.anomaly_encrypted_share) options.anomaly.encrypted_share = *args.anomaly_encrypted_share;
+  if (args.anomaly_min_files) options.anomaly.min_files = *args.anomaly_min_files;
   options.threads = ctx.global.threads;
   if (!args.time.empty()) {
     KHO_TRY_ASSIGN(TimeNs t, parse_time(args.time));
@@ -107,6 +117,7 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
     for (const auto& e : s.errors) errs.push_back({{"path", e.path}, {"error", e.error}});
     j["errors"] = errs;
     if (s.parent) j["parent"] = s.parent->hex();
+    j["anomaly"] = s.anomaly.is_null() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s.anomaly);
     ctx.print_json(j);
   } else if (!ctx.global.quiet) {
     if (s.parent) fmt::print("using parent snapshot {}\n", s.parent->short_hex());
@@ -116,6 +127,12 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
                format_duration(sum.duration_s));
     fmt::print("Added:       {} stored ({} before compression)\n", format_size(sum.data_added),
                format_size(sum.data_added_raw));
+    if (s.flagged()) {
+      fmt::print(stderr, "WARNING: this snapshot looks like ransomware's work (score {:.2f}):\n",
+                 s.anomaly.value("score", 0.0));
+      for (const auto& r : s.anomaly.value("reasons", nlohmann::json::array())) fmt::print(stderr, "  - {}\n", r.get<std::string>());
+      fmt::print(stderr, "latest-clean passes over it; 'kho snapshot mark-clean ID' if it is not an attack\n");
+    }
     fmt::print("snapshot {} saved{}\n", result->snapshot_id.short_hex(),
                s.incomplete ? fmt::format(", INCOMPLETE: {} item(s) could not be read (listed above)", s.errors.size())
                             : "");
@@ -147,6 +164,15 @@ void register_backup(CLI::App& app, Context& ctx) {
                   "Name of the --stdin-from file in the snapshot, e.g. db/app.sql (one per --stdin-from, in order)");
   cmd->add_option("--parent", args->parent, "Compare with this snapshot instead of the latest of the same host and paths");
   cmd->add_flag("--force", args->force, "Read every file, even those unchanged since the parent snapshot");
+  cmd->add_flag("--no-anomaly", args->no_anomaly, "Do not score the snapshot for signs of ransomware");
+  cmd->add_option("--anomaly-threshold", args->anomaly_threshold,
+                  "Flag the snapshot at or above this ransomware score (default 0.6; docs/ANOMALY.md)");
+  cmd->add_option("--anomaly-changed-share", args->anomaly_changed_share,
+                  "Share of files changed that counts as mass change (default 0.3)");
+  cmd->add_option("--anomaly-encrypted-share", args->anomaly_encrypted_share,
+                  "Share of read files that look encrypted that counts as an attack signal (default 0.2)");
+  cmd->add_option("--anomaly-min-files", args->anomaly_min_files,
+                  "Fewer changed files than this never flag on shares alone (default 20)");
   cmd->footer("Exit code 3: the snapshot was saved, but some files could not be read (they are listed).");
   cmd->callback([&ctx, args] { ctx.action = [&ctx, args] { return run_backup(ctx, *args); }; });
 }

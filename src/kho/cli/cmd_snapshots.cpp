@@ -24,6 +24,14 @@ Status run_snapshots(Context& ctx, const FilterOptions& filter_options, bool lat
     const auto& s = ref.snapshot;
     std::string flags;
     if (s.incomplete) flags += "incomplete";
+    if (s.anomaly.is_object()) {
+      std::string mark;
+      if (auto m = s.anomaly.find("marked"); m != s.anomaly.end() && m->is_string())
+        mark = *m == "suspect" ? "SUSPECT (marked)" : "clean (marked)";
+      else if (s.flagged())
+        mark = fmt::format("FLAGGED {:.2f}", s.anomaly.value("score", 0.0));
+      if (!mark.empty()) flags += (flags.empty() ? "" : ",") + mark;
+    }
     table.add({ref.id.short_hex(), format_local(s.time), s.host, join(s.tags, ","), join(s.paths, " "),
                format_size(s.summary.total_bytes), flags});
   }

@@ -149,6 +149,7 @@ void register_init(CLI::App& app, Context& ctx);
 void register_copy(CLI::App& app, Context& ctx);
 void register_backup(CLI::App& app, Context& ctx);
 void register_snapshots(CLI::App& app, Context& ctx);
+void register_snapshot_mark(CLI::App& app, Context& ctx);
 void register_ls(CLI::App& app, Context& ctx);
 void register_cat(CLI::App& app, Context& ctx);
 void register_restore(CLI::App& app, Context& ctx);

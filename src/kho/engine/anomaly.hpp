@@ -66,6 +66,16 @@ struct AnomalyInput {
   std::uint64_t new_stored_bytes = 0;  // their size after compression
   bool has_parent = false;
   std::vector<SnapshotHistory> history;  // parent first; may be empty
+  // Files beyond what AnomalyCollector keeps (memory stays bounded on huge
+  // backups): only counted, each check already applied.
+  struct Unkept {
+    std::uint64_t new_files = 0;
+    std::uint64_t modified_files = 0;
+    std::uint64_t encrypted = 0;   // looks_encrypted
+    std::uint64_t mismatched = 0;  // type_mismatch non-empty
+    std::uint64_t notes = 0;       // looks_like_ransom_note (new files)
+    std::uint64_t gone = 0;
+  } unkept;
 };
 
 struct AnomalyResult {
@@ -82,6 +92,26 @@ struct AnomalyResult {
 };
 
 AnomalyResult score_anomaly(const AnomalyInput& input, const AnomalyThresholds& thresholds);
+
+// Gathers an AnomalyInput while a backup runs, from its worker threads: every
+// file read and every parent entry gone. Keeps at most `max_files` files (with
+// their heads) and `max_gone` gone entries; the rest are counted (Unkept), so
+// memory stays bounded whatever the size of the backup.
+class AnomalyCollector {
+public:
+  explicit AnomalyCollector(std::size_t max_files = 10000, std::size_t max_gone = 200000)
+      : m_max_files(max_files), m_max_gone(max_gone) {}
+  void file_read(const std::string& path, bool modified, std::uint64_t size, ByteSpan head);
+  void gone(const std::string& path, bool is_dir);
+  // The gathered input (seen, gone, unkept); the caller fills in the totals and history.
+  AnomalyInput take();
+
+private:
+  std::mutex m_mutex;
+  std::size_t m_max_files;
+  std::size_t m_max_gone;
+  AnomalyInput m_input;
+};
 
 // --- the checks, exposed for tests and for `kho diff` ---
 

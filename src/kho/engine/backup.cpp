@@ -10,6 +10,7 @@
 #include <thread>
 #include <map>
 #include <mutex>
+#include <unordered_set>
 #include <variant>
 
 #include "kho/platform/fs.hpp"
@@ -135,8 +136,8 @@ private:
   }
 
   template <typename ReadFn>
-  Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total, bool offload);
-  Result<Node> store_file(const std::string& path, Node node);
+  Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total, bool offload, Bytes* head = nullptr);
+  Result<Node> store_file(const std::string& path, Node node, bool modified);
   Result<Node> store_stream(const StreamSource& source, const std::string& name);
   Result<PendingNode> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
   void finish_dir(DirJob& job);
@@ -162,12 +163,14 @@ private:
   std::condition_variable m_dir_space;
   std::deque<std::unique_ptr<DirJob>> m_dir_queue;
   bool m_dir_closed = false;
+  AnomalyCollector m_anomaly;
+  bool m_has_parent = false;
   ThreadPool m_blob_pool;  // seals chunks of large files; outlives m_pool, whose tasks use it
   ThreadPool m_pool;  // last member: joined first, while the rest is alive
 };
 
 template <typename ReadFn>
-Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& total, bool offload) {
+Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& total, bool offload, Bytes* head) {
   thread_local Bytes buffer;
   const std::size_t max = m_chunker.params().max_size;
   if (buffer.size() < 4 * k_read_block) buffer.resize(4 * k_read_block);
@@ -221,6 +224,9 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
   for (;;) {
     while (!eof && end - start < k_read_block) KHO_TRY_STATUS(read_more());
     if (start == end) break;
+    // The first bytes, for the anomaly checks (type, entropy), from the data read anyway.
+    if (head && total == 0 && head->empty())
+      head->assign(buffer.data() + start, buffer.data() + start + std::min(end - start, k_anomaly_head_bytes));
     std::size_t cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof);
     // No cut point in the window yet: it cannot end before `max` bytes or EOF.
     while (cut == 0 && !eof && end - start < max) {
@@ -245,7 +251,7 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
   return ids;
 }
 
-Result<Node> Backup::store_file(const std::string& path, Node node) {
+Result<Node> Backup::store_file(const std::string& path, Node node, bool modified) {
   int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   int fd = ::open(path.c_str(), flags | O_NOATIME);
   if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), flags);
@@ -263,7 +269,10 @@ Result<Node> Backup::store_file(const std::string& path, Node node) {
       if (errno != EINTR) return fail_errno("cannot read " + path, errno);
     }
   };
-  KHO_TRY_ASSIGN(node.content, store_content(read, total, st.st_size > static_cast<off_t>(k_offload_size)));
+  Bytes head;
+  KHO_TRY_ASSIGN(node.content, store_content(read, total, st.st_size > static_cast<off_t>(k_offload_size),
+                                             m_opt.score_anomaly ? &head : nullptr));
+  if (m_opt.score_anomaly) m_anomaly.file_read(path, modified, total, head);
   node.size = total;
   m_count.total_bytes += total;
   if (m_progress) m_progress->files_done++;
@@ -283,13 +292,16 @@ Result<Node> Backup::store_stream(const StreamSource& source, const std::string&
   node.nlink = 1;
   std::uint64_t total = 0;
   auto read = [&](std::uint8_t* buf, std::size_t size) { return cmd.read(buf, size); };
-  auto content = store_content(read, total, true);
+  Bytes head;
+  auto content = store_content(read, total, true, m_opt.score_anomaly ? &head : nullptr);
   auto status = cmd.wait();
   if (!status) return tl::unexpected(status.error().with_context("source command for " + source.filename));
   if (!content) return tl::unexpected(content.error());
   node.content = std::move(*content);
   node.size = total;
   node.mtime_ns = node.ctime_ns = now_ns();
+  // A command's output replaces last night's (a dump): modified when there is a parent.
+  if (m_opt.score_anomaly) m_anomaly.file_read("/" + source.filename, m_has_parent, total, head);
   m_count.files_new++;
   m_count.total_files++;
   m_count.total_bytes += total;
@@ -362,8 +374,9 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
       }
       (pnode ? m_count.files_changed : m_count.files_new)++;
       if (m_progress && m_progress->log) m_progress->log(pnode ? "modified" : "new", path);
-      return PendingNode(m_pool.submit([this, path, node = std::move(node)]() mutable -> Result<Node> {
-        auto stored = store_file(path, std::move(node));
+      return PendingNode(m_pool.submit([this, path, modified = pnode != nullptr,
+                                        node = std::move(node)]() mutable -> Result<Node> {
+        auto stored = store_file(path, std::move(node), modified);
         if (!stored && is_source_error(stored.error())) {
           // The file is left out and named in the snapshot's errors.
           record_error(path, stored.error());
@@ -421,6 +434,11 @@ Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const N
     auto entry = process_entry(name, child, parent_tree.find(name), root_device);
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     if (entry) job->children.push_back(std::move(*entry));
+  }
+  if (m_opt.score_anomaly && !parent_tree.nodes.empty()) {
+    std::unordered_set<std::string_view> present(names.begin(), names.end());
+    for (const auto& gone : parent_tree.nodes)
+      if (!present.count(gone.name)) m_anomaly.gone(join_path(path, gone.name), gone.type == FileType::dir);
   }
   job->node = std::move(node);
   if (parent && parent->subtree) job->parent_subtree = parent->subtree;
@@ -550,20 +568,23 @@ Result<BackupResult> Backup::run() {
 
   std::string host = m_opt.host.empty() ? platform::host_name() : m_opt.host;
   std::optional<repo::SnapshotRef> parent;
-  if (!m_opt.force_read) {
-    if (m_opt.parent) {
-      KHO_TRY_ASSIGN(repo::Snapshot s, m_repo.load_snapshot(*m_opt.parent));
-      parent = repo::SnapshotRef{*m_opt.parent, std::move(s)};
-    } else if (auto all = m_repo.list_snapshots()) {
-      for (auto it = all->rbegin(); it != all->rend(); ++it) {
-        const auto& s = it->snapshot;
-        if (s.host == host && s.paths == snapshot_paths && s.policy == m_opt.policy) {
-          parent = *it;
-          break;
-        }
-      }
+  // Earlier snapshots of the same source (host, paths, policy), newest first:
+  // the parent, and the history the anomaly score compares with.
+  std::vector<SnapshotHistory> history;
+  if (auto all = m_repo.list_snapshots()) {
+    for (auto it = all->rbegin(); it != all->rend(); ++it) {
+      const auto& s = it->snapshot;
+      if (s.host != host || s.paths != snapshot_paths || s.policy != m_opt.policy) continue;
+      if (!parent && !m_opt.parent && !m_opt.force_read) parent = *it;
+      if (history.size() < 5)
+        history.push_back({s.summary.total_files, s.summary.total_bytes, s.summary.files_new, s.summary.files_changed});
     }
   }
+  if (!m_opt.force_read && m_opt.parent) {
+    KHO_TRY_ASSIGN(repo::Snapshot s, m_repo.load_snapshot(*m_opt.parent));
+    parent = repo::SnapshotRef{*m_opt.parent, std::move(s)};
+  }
+  m_has_parent = parent.has_value();
   std::thread tree_writer([this] { tree_writer_loop(); });
   struct StopTreeWriter {
     Backup& b;
@@ -636,6 +657,17 @@ Result<BackupResult> Backup::run() {
   sum.backup_start = start;
   sum.backup_end = now_ns();
   sum.duration_s = static_cast<double>(sum.backup_end - start) / 1e9;
+  if (m_opt.score_anomaly) {
+    AnomalyInput in = m_anomaly.take();
+    in.total_files = sum.total_files;
+    in.total_bytes = sum.total_bytes;
+    in.files_unmodified = sum.files_unmodified;
+    in.new_raw_bytes = stats.raw_bytes;
+    in.new_stored_bytes = stats.stored_bytes;
+    in.has_parent = m_has_parent;
+    in.history = std::move(history);
+    snap.anomaly = nlohmann::json::parse(score_anomaly(in, m_opt.anomaly).to_json().dump());
+  }
   crash_point("before-snapshot");
   KHO_TRY_ASSIGN(Id id, m_repo.save_snapshot(snap));
   return BackupResult{id, std::move(snap)};

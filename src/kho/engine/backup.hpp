@@ -12,6 +12,8 @@
 // snapshot is then marked incomplete. A failing source command fails the backup.
 #pragma once
 
+#include "kho/engine/anomaly.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +39,8 @@ struct BackupOptions {
   std::string policy;
   std::optional<Id> parent;       // empty: latest snapshot with the same host and paths
   bool force_read = false;        // ignore the parent: read every file
+  bool score_anomaly = true;      // compute the ransomware anomaly score (engine/anomaly.hpp)
+  AnomalyThresholds anomaly;
   unsigned threads = 0;           // 0: one per core
 };
 

@@ -86,7 +86,7 @@ private:
     if (x == y) return {};
     std::string path = child_path(prefix, x.name);
     if (x.type != y.type) {
-      record(path, ChangeKind::modified, y.type, file_size(x), file_size(y));
+      record(path, ChangeKind::modified, y.type, file_size(x), file_size(y), &y);
       // What was below the old directory is gone; what is below the new one is new.
       if (x.subtree) KHO_TRY_STATUS(list_below(*x.subtree, path, ChangeKind::removed));
       if (y.subtree) KHO_TRY_STATUS(list_below(*y.subtree, path, ChangeKind::added));
@@ -99,7 +99,7 @@ private:
       return {};
     }
     if (!same_content(x, y))
-      record(path, ChangeKind::modified, y.type, file_size(x), file_size(y));
+      record(path, ChangeKind::modified, y.type, file_size(x), file_size(y), &y);
     else if (!same_metadata(x, y, true))
       record(path, ChangeKind::metadata, y.type, file_size(x), file_size(y));
     return {};
@@ -108,7 +108,8 @@ private:
   // Lists `node` at `path` and everything below it as added or removed.
   Status list_all(const Node& node, const std::string& path, ChangeKind kind) {
     std::uint64_t size = file_size(node);
-    record(path, kind, node.type, kind == ChangeKind::removed ? size : 0, kind == ChangeKind::added ? size : 0);
+    record(path, kind, node.type, kind == ChangeKind::removed ? size : 0, kind == ChangeKind::added ? size : 0,
+           kind == ChangeKind::added ? &node : nullptr);
     if (node.subtree) KHO_TRY_STATUS(list_below(*node.subtree, path, kind));
     return {};
   }
@@ -119,8 +120,11 @@ private:
     return {};
   }
 
-  void record(const std::string& path, ChangeKind kind, FileType type, std::uint64_t before, std::uint64_t after) {
-    m_result.changes.push_back(Change{path, kind, type, before, after});
+  void record(const std::string& path, ChangeKind kind, FileType type, std::uint64_t before, std::uint64_t after,
+              const Node* now = nullptr) {
+    std::optional<Id> first;
+    if (now && now->type == FileType::file && !now->content.empty()) first = now->content.front();
+    m_result.changes.push_back(Change{path, kind, type, before, after, first});
     auto& t = m_result.totals;
     switch (kind) {
       case ChangeKind::added: ++t.added; break;

@@ -20,6 +20,8 @@
 // metadata change, its mtime included.
 #pragma once
 
+#include <optional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -39,6 +41,7 @@ struct Change {
   repo::FileType type = repo::FileType::file;  // the type in the second snapshot (first, when removed)
   std::uint64_t size_before = 0;               // regular files only; 0 when absent
   std::uint64_t size_after = 0;
+  std::optional<Id> first_blob;  // added or modified regular file: its first data blob (for the anomaly checks)
 };
 
 struct DiffTotals {

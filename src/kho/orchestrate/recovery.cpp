@@ -194,7 +194,7 @@ Result<SnapshotChoice> choose_snapshot(const Policy& policy, const std::string& 
   c.flagged = flagged(chosen->j);
   if (chosen->j.contains("anomaly") && chosen->j["anomaly"].is_object()) {
     const auto& a = chosen->j["anomaly"];
-    c.score = a.value("score", 0.0);
+    c.score = a.contains("score") && a["score"].is_number() ? a["score"].get<double>() : 0.0;
     if (a.contains("reasons") && a["reasons"].is_array())
       for (const auto& r : a["reasons"]) c.reasons.push_back(r.is_string() ? r.get<std::string>() : r.dump());
   }

@@ -309,6 +309,7 @@ Result<RunReport> run_backup(const Policy& p, StateDb* state, const RunOptions& 
   Run run(p, state, o, RunKind::backup);
   KHO_TRY_STATUS(run.begin());
   std::string incomplete;
+  std::string anomaly;  // the flagged snapshot's reasons
   bool ok = run.hooks("before", p.hooks.before);
 
   if (ok) {
@@ -317,6 +318,14 @@ Result<RunReport> run_backup(const Policy& p, StateDb* state, const RunOptions& 
     if (!p.host.empty()) args.insert(args.end(), {"--host", p.host});
     for (const auto& e : p.exclude) args.insert(args.end(), {"--exclude", e});
     if (p.one_file_system) args.push_back("--one-file-system");
+    if (!p.anomaly.enabled) args.push_back("--no-anomaly");
+    auto number = [](double v) { return fmt::format("{}", v); };
+    if (p.anomaly.threshold) args.insert(args.end(), {"--anomaly-threshold", number(*p.anomaly.threshold)});
+    if (p.anomaly.changed_share)
+      args.insert(args.end(), {"--anomaly-changed-share", number(*p.anomaly.changed_share)});
+    if (p.anomaly.encrypted_share)
+      args.insert(args.end(), {"--anomaly-encrypted-share", number(*p.anomaly.encrypted_share)});
+    if (p.anomaly.min_files) args.insert(args.end(), {"--anomaly-min-files", std::to_string(*p.anomaly.min_files)});
     for (const auto& s : p.sources)
       if (s.is_command()) args.insert(args.end(), {"--stdin-from", s.command->shell_text(), "--stdin-filename", s.filename});
     bool first_path = true;
@@ -341,13 +350,33 @@ Result<RunReport> run_backup(const Policy& p, StateDb* state, const RunOptions& 
       for (const char* k : {"files_new", "files_changed", "files_unmodified", "total_files", "total_bytes",
                             "data_added", "data_added_raw"})
         if (j.contains(k)) run.m_report.figures[k] = j[k];
-      return fmt::format("snapshot {}, {} files, {} bytes added", j.value("short_id", "?"),
-                         j.value("total_files", 0), j.value("data_added", 0));
+      if (j.contains("anomaly") && j["anomaly"].is_object()) {
+        const auto& a = j["anomaly"];
+        if (a.contains("score") && a["score"].is_number()) run.m_report.figures["anomaly_score"] = a["score"];
+        const bool flagged = a.value("flagged", false);
+        run.m_report.figures["anomaly_flagged"] = flagged ? 1 : 0;
+        if (flagged) {
+          std::vector<std::string> reasons;
+          if (a.contains("reasons") && a["reasons"].is_array())
+            for (const auto& r : a["reasons"])
+              if (r.is_string()) reasons.push_back(r.get<std::string>());
+          anomaly = fmt::format("snapshot {} of policy {} looks like ransomware's work (score {:.2f}): {}",
+                                j.value("short_id", "?"), p.name, a.value("score", 0.0), fmt::join(reasons, "; "));
+        }
+      }
+      return fmt::format("snapshot {}, {} files, {} bytes added{}", j.value("short_id", "?"),
+                         j.value("total_files", 0), j.value("data_added", 0), anomaly.empty() ? "" : ", FLAGGED");
     }, accept);
   }
   ok = ok && run.hooks("after", p.hooks.after);
 
-  if (ok && p.retention && incomplete.empty()) {
+  // A flagged snapshot must not push clean ones out: retention waits until a
+  // person has looked (kho snapshot mark-clean) or the next clean backup.
+  if (ok && p.retention && !anomaly.empty()) {
+    run.log("{}: retention skipped: {}", p.name, anomaly);
+    run.m_report.figures["retention_skipped"] = 1;
+  }
+  if (ok && p.retention && incomplete.empty() && anomaly.empty()) {
     std::vector<std::string> args = {"forget", "--tag", p.name, "--group-by", "host"};
     auto keep = retention_args(*p.retention);
     args.insert(args.end(), keep.begin(), keep.end());
@@ -392,6 +421,11 @@ Result<RunReport> run_backup(const Policy& p, StateDb* state, const RunOptions& 
   if (ok && !incomplete.empty()) {
     run.m_report.stage = "backup";
     run.m_report.error = incomplete;
+  }
+  if (!anomaly.empty() && !o.dry_run) {
+    run.log("{}: WARNING: {}", p.name, anomaly);
+    if (auto st = notify_policy(p, NotifyEvent::anomaly, "kho: " + anomaly); !st)
+      run.log("{}: {}", p.name, st.error().message());
   }
   return run.finish();
 }

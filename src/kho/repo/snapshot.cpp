@@ -121,7 +121,13 @@ bool Snapshot::has_tag(const std::string& tag) const {
   return std::find(tags.begin(), tags.end(), tag) != tags.end();
 }
 
-bool Snapshot::flagged() const { return anomaly.is_object() && anomaly.value("flagged", false); }
+bool Snapshot::flagged() const {
+  if (!anomaly.is_object()) return false;
+  // A person's decision overrides the score.
+  if (auto m = anomaly.find("marked"); m != anomaly.end() && m->is_string()) return *m == "suspect";
+  auto f = anomaly.find("flagged");
+  return f != anomaly.end() && f->is_boolean() && f->get<bool>();
+}
 
 nlohmann::ordered_json snapshot_listing_json(const SnapshotRef& ref) {
   const Snapshot& s = ref.snapshot;
