@@ -76,9 +76,10 @@ EOF
 
 step "diff human output: one marked line per change, then totals"
 expect_exit 0 kho diff "${ID_A:0:12}" "${ID_B:0:12}"
-grep -qE "^M +$SRC/change.txt\$" "$OUT_FILE" || fail "no 'M' line for change.txt: $(cat "$OUT_FILE")"
+# The test's .txt files hold random bytes: diff rightly marks them as not text.
+grep -qE "^M +$SRC/change.txt +!! \.txt that is not text\$" "$OUT_FILE" || fail "no 'M' line for change.txt: $(cat "$OUT_FILE")"
 grep -qE "^U +$SRC/perm.txt\$" "$OUT_FILE" || fail "no 'U' line for perm.txt: $(cat "$OUT_FILE")"
-grep -qE "^\+ +$SRC/new.txt\$" "$OUT_FILE" || fail "no '+' line for new.txt: $(cat "$OUT_FILE")"
+grep -qE "^\+ +$SRC/new.txt +!! \.txt that is not text\$" "$OUT_FILE" || fail "no '+' line for new.txt: $(cat "$OUT_FILE")"
 grep -qE "^- +$SRC/gone.txt\$" "$OUT_FILE" || fail "no '-' line for gone.txt: $(cat "$OUT_FILE")"
 assert_output_contains "1 added, 1 removed, 1 modified, 1 metadata only"
 

@@ -161,6 +161,7 @@ int run(int argc, char** argv) {
   register_import(app, ctx);
   register_policy(app, ctx);
   register_status(app, ctx);
+  register_report(app, ctx);
   register_scheduler(app, ctx);
   register_runbook(app, ctx);
   register_drill(app, ctx);

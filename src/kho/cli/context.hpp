@@ -166,6 +166,7 @@ void register_export(CLI::App& app, Context& ctx);
 void register_import(CLI::App& app, Context& ctx);
 void register_policy(CLI::App& app, Context& ctx);
 void register_status(CLI::App& app, Context& ctx);
+void register_report(CLI::App& app, Context& ctx);
 void register_scheduler(CLI::App& app, Context& ctx);
 void register_runbook(CLI::App& app, Context& ctx);
 void register_drill(CLI::App& app, Context& ctx);
