@@ -7,7 +7,7 @@
 # repository and compares the restored files with the originals.
 #
 # Part 2, a live system: examples/system/portal.sh setup runs the example portal
-# for real (PostgreSQL 15 on 127.0.0.1:55433, a web service on 127.0.0.1:58080,
+# for real (PostgreSQL 15 on 127.0.0.1:25433, a web service on 127.0.0.1:28080,
 # uploaded documents, all under /var/tmp/kho-example), then:
 #   kho policy run example-portal          backup of the documents + pg_dump of the database
 #   kho drill example-portal-recovery      rehearsal in a sandbox; the live system is untouched
@@ -76,7 +76,7 @@ echo "run-example: part 1 OK: $SOURCE was backed up to $REPO, restored to $RESTO
 
 PORTAL=examples/system/portal.sh
 EXAMPLE_ROOT=${KHO_EXAMPLE_ROOT:-/var/tmp/kho-example}
-WEB_PORT=${KHO_EXAMPLE_WEB_PORT:-58080}
+WEB_PORT=${KHO_EXAMPLE_WEB_PORT:-28080}
 CONFIG=$WORK/config  # the committed policy and runbook, for this root and these ports
 STATE=$WORK/state
 DIRS=(--policies "$CONFIG/policies" --runbooks "$CONFIG/restore-scripts" --state "$STATE")
@@ -126,6 +126,11 @@ if [[ $status != 503 ]]; then
   exit 1
 fi
 
+# The nightly backup runs on the attacked portal: kho scores it and flags it,
+# so latest-clean (the runbook's snapshot) passes over it.
+run "$KHO" policy run example-portal --policies "$CONFIG/policies" --state "$STATE"
+run "$KHO" -r "$EXAMPLE_ROOT/repo" --password-file "$EXAMPLE_ROOT/password" snapshots
+
 run "$KHO" runbook plan example-portal-recovery "${DIRS[@]}"
 run "$KHO" runbook run example-portal-recovery --yes --snapshot latest-clean "${DIRS[@]}"
 
@@ -145,10 +150,18 @@ status=$(http_status /health)
 echo "# after the recovery: GET /health -> $status; documents and records are those before the attack"
 echo "# set aside for the investigation: $(find "$EXAMPLE_ROOT/quarantine" -type f | wc -l) files in $EXAMPLE_ROOT/quarantine"
 
-run "$KHO" status --policies "$CONFIG/policies" --state "$STATE"
+# Back to normal: a fresh backup of the recovered portal (the newest snapshot
+# is clean again) and an integrity check, both recorded for the report.
+run "$KHO" policy run example-portal --policies "$CONFIG/policies" --state "$STATE"
+run "$KHO" policy check example-portal --policies "$CONFIG/policies" --state "$STATE"
+run "$KHO" status "${DIRS[@]}"
 run "$KHO" scheduler next --policies "$CONFIG/policies" --count 2
+# The incident-readiness report, also as one HTML page (open it in a browser).
+run "$KHO" report "${DIRS[@]}"
+run "$KHO" report "${DIRS[@]}" --format html --lang vi -o "$WORK/readiness-vi.html"
 run "$PORTAL" stop
 
 echo "run-example: OK: part 1 (backup, restore, check, compare) and part 2 (live portal: policy run,"
 echo "run-example: drill, simulated ransomware, recovery with the runbook, data verified identical)"
-echo "run-example: the example stays in $EXAMPLE_ROOT (examples/system/portal.sh start runs it again)"
+echo "run-example: the example stays in $EXAMPLE_ROOT (examples/system/portal.sh start runs it again);"
+echo "run-example: readiness report (Vietnamese, HTML): $WORK/readiness-vi.html"

@@ -17,14 +17,14 @@
 #
 # What setup makes, under ROOT (default /var/tmp/kho-example, or $KHO_EXAMPLE_ROOT):
 #   srv/portal/uploads/   citizens' uploaded documents (from examples/portal)
-#   pgdata/               PostgreSQL 15 cluster, 127.0.0.1:$KHO_EXAMPLE_DB_PORT (default 55433) only,
+#   pgdata/               PostgreSQL 15 cluster, 127.0.0.1:$KHO_EXAMPLE_DB_PORT (default 25433) only,
 #                         role and database "portal" loaded from examples/portal/db/portal.sql
 #   run/                  the cluster's Unix socket, the web service's pid file
 #   log/                  postgresql.log, web.log
 #   bin/                  this script and portal_web.py, so restore runbooks can call them by
 #                         absolute path; this copy acts on ROOT with the ports of example.env
 #   example.env           ROOT and the ports setup used
-# The web service (portal_web.py) listens on 127.0.0.1:$KHO_EXAMPLE_WEB_PORT (default 58080).
+# The web service (portal_web.py) listens on 127.0.0.1:$KHO_EXAMPLE_WEB_PORT (default 28080).
 #
 # Run as root, PostgreSQL runs as the "postgres" user (it refuses root); otherwise
 # as the current user. Nothing listens on anything but 127.0.0.1.
@@ -42,10 +42,10 @@ if [[ -f $SELF_DIR/../example.env ]]; then
   INSTALLED=1
 else
   ROOT=${KHO_EXAMPLE_ROOT:-/var/tmp/kho-example}
-  DB_PORT=${KHO_EXAMPLE_DB_PORT:-55433}
-  WEB_PORT=${KHO_EXAMPLE_WEB_PORT:-58080}
-  DRILL_DB_PORT=${KHO_EXAMPLE_DRILL_DB_PORT:-55434}
-  DRILL_WEB_PORT=${KHO_EXAMPLE_DRILL_WEB_PORT:-58081}
+  DB_PORT=${KHO_EXAMPLE_DB_PORT:-25433}
+  WEB_PORT=${KHO_EXAMPLE_WEB_PORT:-28080}
+  DRILL_DB_PORT=${KHO_EXAMPLE_DRILL_DB_PORT:-25434}
+  DRILL_WEB_PORT=${KHO_EXAMPLE_DRILL_WEB_PORT:-28081}
   INSTALLED=0
 fi
 # The bundled data and the committed configuration (only in the source tree).
@@ -463,8 +463,8 @@ cmd_install_config() {
   mkdir -p "$dest/policies" "$dest/restore-scripts"
   for f in "$pol:$dest/policies/example-portal.yaml" "$rb:$dest/restore-scripts/example-portal-recovery.yaml"; do
     sed -e "s|/var/tmp/kho-example|$root|g" \
-      -e "s/\\b55433\\b/$DB_PORT/g" -e "s/\\b58080\\b/$WEB_PORT/g" \
-      -e "s/\\b55434\\b/$DRILL_DB_PORT/g" -e "s/\\b58081\\b/$DRILL_WEB_PORT/g" \
+      -e "s/\\b25433\\b/$DB_PORT/g" -e "s/\\b28080\\b/$WEB_PORT/g" \
+      -e "s/\\b25434\\b/$DRILL_DB_PORT/g" -e "s/\\b28081\\b/$DRILL_WEB_PORT/g" \
       "${f%%:*}" >"${f#*:}"
   done
   say "configuration for $root written to $dest/policies and $dest/restore-scripts"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The example portal's web service (python3 standard library only).
 
-    portal_web.py --port 58080 --db-port 55433 --uploads /var/tmp/kho-example/srv/portal/uploads
+    portal_web.py --port 28080 --db-port 25433 --uploads /var/tmp/kho-example/srv/portal/uploads
 
 Listens on 127.0.0.1 only. The database is queried with psql (role and
 database "portal" on 127.0.0.1:DB_PORT), one short process per query.

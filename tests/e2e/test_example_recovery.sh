@@ -16,8 +16,8 @@ PORTAL_SRC=$E2E_SRC_DIR/../../examples/system/portal.sh
 command -v curl >/dev/null || fail "needs curl (scripts/deps.sh --test installs it)"
 
 # Ports of its own, so it neither meets a running example nor other tests.
-export KHO_EXAMPLE_DB_PORT=55533 KHO_EXAMPLE_WEB_PORT=58180
-export KHO_EXAMPLE_DRILL_DB_PORT=55534 KHO_EXAMPLE_DRILL_WEB_PORT=58181
+export KHO_EXAMPLE_DB_PORT=25533 KHO_EXAMPLE_WEB_PORT=28180
+export KHO_EXAMPLE_DRILL_DB_PORT=25534 KHO_EXAMPLE_DRILL_WEB_PORT=28181
 export KHO_EXAMPLE_ROOT=$TEST_DIR/example
 EX=$KHO_EXAMPLE_ROOT
 CONFIG=$TEST_DIR/config
@@ -90,6 +90,8 @@ assert_output_contains "policy example-portal: success"
 expect_exit 0 kho -r "$EX_REPO" --password-file "$PASS" ls latest
 assert_output_contains "db/portal.dump"
 assert_output_contains "Biên nhận hồ sơ HS-2026-000007.txt"
+CLEAN_ID=$(kho -r "$EX_REPO" --password-file "$PASS" snapshots --json --latest |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 "$EX/bin/portal.sh" fingerprint >"$TEST_DIR/fp.before"
 grep -q '^table ho_so 140 ' "$TEST_DIR/fp.before" || fail "fingerprint: $(cat "$TEST_DIR/fp.before")"
 [[ $(grep -c '^[0-9a-f]\{64\}  ' "$TEST_DIR/fp.before") == 5 ]] || fail "fingerprint: $(cat "$TEST_DIR/fp.before")"
@@ -118,6 +120,19 @@ expect_exit 0 "$EX/bin/portal.sh" attack
 [[ -n $(find "$EX/srv/portal/uploads" -name '*.locked') ]] || fail "the attack encrypted nothing"
 "$EX/bin/portal.sh" fingerprint >"$TEST_DIR/fp.attacked"
 cmp -s "$TEST_DIR/fp.before" "$TEST_DIR/fp.attacked" && fail "the attack changed nothing"
+
+step "the nightly backup of the attacked portal is flagged; latest-clean skips it"
+expect_exit 0 kho policy run example-portal --policies "$CONFIG/policies" --state "$STATE"
+assert_output_contains "ransomware"
+expect_exit 0 kho -r "$EX_REPO" --password-file "$PASS" snapshots
+assert_output_contains "FLAGGED"
+expect_exit 0 kho runbook plan example-portal-recovery --json "${DIRS[@]}"
+python3 - "$OUT_FILE" "$CLEAN_ID" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["snapshot"]["id"] == sys.argv[2], p["snapshot"]
+assert "skipped 1 newer flagged" in p["snapshot"]["why"], p["snapshot"]
+PY
 
 step "kho runbook run --yes brings back the documents and records of before the attack"
 expect_exit 0 kho runbook plan example-portal-recovery "${DIRS[@]}"

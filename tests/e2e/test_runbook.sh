@@ -14,7 +14,7 @@ RB=$TEST_DIR/restore-scripts
 STATE=$TEST_DIR/state
 LIVE=$TEST_DIR/live/srv/app
 MARK=$TEST_DIR/marks
-HTTP_PORT=${KHO_TEST_RUNBOOK_PORT:-58291}
+HTTP_PORT=${KHO_TEST_RUNBOOK_PORT:-28291}
 mkdir -p "$POL" "$RB" "$LIVE/docs" "$MARK"
 printf 'runbook test pass phrase\n' >"$TEST_DIR/app.pass"
 chmod 600 "$TEST_DIR/app.pass"
