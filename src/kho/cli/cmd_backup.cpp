@@ -130,7 +130,8 @@ Status run_backup(Context& ctx, const BackupArgs& args) {
     if (s.flagged()) {
       fmt::print(stderr, "WARNING: this snapshot looks like ransomware's work (score {:.2f}):\n",
                  s.anomaly.value("score", 0.0));
-      for (const auto& r : s.anomaly.value("reasons", nlohmann::json::array())) fmt::print(stderr, "  - {}\n", r.get<std::string>());
+      for (const auto& r : s.anomaly.value("reasons", nlohmann::json::array()))
+        fmt::print(stderr, "  - {}\n", r.get<std::string>());
       fmt::print(stderr, "latest-clean passes over it; 'kho snapshot mark-clean ID' if it is not an attack\n");
     }
     fmt::print("snapshot {} saved{}\n", result->snapshot_id.short_hex(),

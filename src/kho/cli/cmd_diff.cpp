@@ -71,16 +71,13 @@ Status run_diff(Context& ctx, const DiffArgs& args) {
       cj["type"] = platform::file_type_name(c.type);
       cj["size_before"] = c.size_before;
       cj["size_after"] = c.size_after;
-      cj["suspicious"] = suspicious[i].empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(suspicious[i]);
+      cj["suspicious"] =
+          suspicious[i].empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(suspicious[i]);
       changes.push_back(std::move(cj));
     }
     j["changes"] = std::move(changes);
-    j["totals"] = {{"added", t.added},
-                   {"removed", t.removed},
-                   {"modified", t.modified},
-                   {"metadata", t.metadata},
-                   {"bytes_added", t.bytes_added},
-                   {"bytes_removed", t.bytes_removed},
+    j["totals"] = {{"added", t.added},          {"removed", t.removed},         {"modified", t.modified},
+                   {"metadata", t.metadata},    {"bytes_added", t.bytes_added}, {"bytes_removed", t.bytes_removed},
                    {"suspicious", n_suspicious}};
     ctx.print_json(j);
     return {};
@@ -96,9 +93,10 @@ Status run_diff(Context& ctx, const DiffArgs& args) {
   ctx.print("{} added, {} removed, {} modified, {} metadata only\n", t.added, t.removed, t.modified, t.metadata);
   ctx.print("{} added, {} removed (file sizes)\n", format_size(t.bytes_added), format_size(t.bytes_removed));
   if (n_suspicious > 0)
-    fmt::print("{} suspicious file(s) (marked !!): content that looks encrypted, no longer matches its type, or a "
-               "ransom note\n",
-               n_suspicious);
+    fmt::print(
+        "{} suspicious file(s) (marked !!): content that looks encrypted, no longer matches its type, or a "
+        "ransom note\n",
+        n_suspicious);
   return {};
 }
 }  // namespace
@@ -118,7 +116,8 @@ void register_diff(CLI::App& app, Context& ctx) {
       "modified file whose content looks encrypted, no longer matches its type, or is a ransom note.\n"
       "With --json: {\"snapshot_a\", \"snapshot_b\", \"changes\": [{\"path\", \"change\":\n"
       "\"added|removed|modified|metadata\", \"type\", \"size_before\", \"size_after\", \"suspicious\": reason|null}],\n"
-      "\"totals\": {\"added\", \"removed\", \"modified\", \"metadata\", \"bytes_added\", \"bytes_removed\", \"suspicious\"}}.\n"
+      "\"totals\": {\"added\", \"removed\", \"modified\", \"metadata\", \"bytes_added\", \"bytes_removed\", "
+      "\"suspicious\"}}.\n"
       "bytes_added: sizes of added files plus the growth of modified ones; bytes_removed: the reverse.");
   cmd->callback([&ctx, args] { ctx.action = [&ctx, args] { return run_diff(ctx, *args); }; });
 }

@@ -168,8 +168,10 @@ Status run_check_now(Context& ctx, const PolicyArgs& args) {
   o.interrupt = &engine::cancel_flag();
   if (!ctx.global.quiet && !ctx.global.json) o.log = [](std::string_view line) { fmt::print(stderr, "{}\n", line); };
   KHO_TRY_ASSIGN(auto report, orchestrate::run_check(p, &state, o));
-  if (ctx.global.json) ctx.print_json(report_json(p, report));
-  else if (report.success) ctx.print("policy {}: check passed in {:.1f}s\n", p.name, report.seconds);
+  if (ctx.global.json)
+    ctx.print_json(report_json(p, report));
+  else if (report.success)
+    ctx.print("policy {}: check passed in {:.1f}s\n", p.name, report.seconds);
   if (report.interrupted) return failf(Errc::interrupted, "policy {}: check interrupted", p.name);
   if (!report.success) return failf(Errc::verification_failed, "policy {}: check failed: {}", p.name, report.error);
   return {};

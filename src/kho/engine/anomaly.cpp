@@ -565,8 +565,7 @@ AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th)
     n_new += u.new_files;
     judged_all += unkept_files;
     enc_all += u.encrypted;
-    if (!in.seen.empty() && mismatch_judged > 0)
-      mismatch_judged += unkept_files * mismatch_judged / in.seen.size();
+    if (!in.seen.empty() && mismatch_judged > 0) mismatch_judged += unkept_files * mismatch_judged / in.seen.size();
     mismatch_judged += u.mismatched;
     n_mismatch += u.mismatched;
   }

@@ -12,11 +12,10 @@
 
 #include <cstdint>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kho/util/bytes.hpp"
 
@@ -26,17 +25,17 @@ namespace kho::engine {
 constexpr std::size_t k_anomaly_head_bytes = 4096;
 
 struct AnomalyThresholds {
-  double threshold = 0.6;             // flag at or above this score
-  double min_files = 20;              // fewer changed files than this: the score is capped below the threshold
-  double changed_share = 0.3;         // share of files modified+deleted+renamed that counts as mass change
-  double encrypted_share = 0.2;       // share of changed/new files that look encrypted
-  double mismatch_share = 0.1;        // share of changed files whose content no longer matches their extension
-  double growth_factor = 3.0;         // size change against the history (either way) that counts as sudden
+  double threshold = 0.6;        // flag at or above this score
+  double min_files = 20;         // fewer changed files than this: the score is capped below the threshold
+  double changed_share = 0.3;    // share of files modified+deleted+renamed that counts as mass change
+  double encrypted_share = 0.2;  // share of changed/new files that look encrypted
+  double mismatch_share = 0.1;   // share of changed files whose content no longer matches their extension
+  double growth_factor = 3.0;    // size change against the history (either way) that counts as sudden
 };
 
 // One regular file the backup read (new or modified; unchanged files are not read).
 struct FileSeen {
-  std::string path;  // in the snapshot
+  std::string path;       // in the snapshot
   bool modified = false;  // false: new
   std::uint64_t size = 0;
   Bytes head;  // the first k_anomaly_head_bytes bytes (fewer for small files)
@@ -59,7 +58,7 @@ struct SnapshotHistory {
 struct AnomalyInput {
   std::vector<FileSeen> seen;
   std::vector<FileGone> gone;
-  std::uint64_t total_files = 0;       // regular files in this snapshot
+  std::uint64_t total_files = 0;  // regular files in this snapshot
   std::uint64_t total_bytes = 0;
   std::uint64_t files_unmodified = 0;
   std::uint64_t new_raw_bytes = 0;     // raw bytes of new blobs
@@ -98,7 +97,7 @@ AnomalyResult score_anomaly(const AnomalyInput& input, const AnomalyThresholds& 
 // their heads) and `max_gone` gone entries; the rest are counted (Unkept), so
 // memory stays bounded whatever the size of the backup.
 class AnomalyCollector {
-public:
+ public:
   explicit AnomalyCollector(std::size_t max_files = 10000, std::size_t max_gone = 200000)
       : m_max_files(max_files), m_max_gone(max_gone) {}
   void file_read(const std::string& path, bool modified, std::uint64_t size, ByteSpan head);
@@ -106,7 +105,7 @@ public:
   // The gathered input (seen, gone, unkept); the caller fills in the totals and history.
   AnomalyInput take();
 
-private:
+ private:
   std::mutex m_mutex;
   std::size_t m_max_files;
   std::size_t m_max_gone;

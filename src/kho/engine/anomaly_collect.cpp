@@ -25,8 +25,10 @@ void AnomalyCollector::file_read(const std::string& path, bool modified, std::ui
 
 void AnomalyCollector::gone(const std::string& path, bool is_dir) {
   std::lock_guard lock(m_mutex);
-  if (m_input.gone.size() < m_max_gone) m_input.gone.push_back(FileGone{path, is_dir});
-  else m_input.unkept.gone++;
+  if (m_input.gone.size() < m_max_gone)
+    m_input.gone.push_back(FileGone{path, is_dir});
+  else
+    m_input.unkept.gone++;
 }
 
 AnomalyInput AnomalyCollector::take() {

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <thread>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 #include <variant>
 
@@ -374,16 +374,16 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
       }
       (pnode ? m_count.files_changed : m_count.files_new)++;
       if (m_progress && m_progress->log) m_progress->log(pnode ? "modified" : "new", path);
-      return PendingNode(m_pool.submit([this, path, modified = pnode != nullptr,
-                                        node = std::move(node)]() mutable -> Result<Node> {
-        auto stored = store_file(path, std::move(node), modified);
-        if (!stored && is_source_error(stored.error())) {
-          // The file is left out and named in the snapshot's errors.
-          record_error(path, stored.error());
-          return fail(Errc::incomplete, path);
-        }
-        return stored;
-      }));
+      return PendingNode(
+          m_pool.submit([this, path, modified = pnode != nullptr, node = std::move(node)]() mutable -> Result<Node> {
+            auto stored = store_file(path, std::move(node), modified);
+            if (!stored && is_source_error(stored.error())) {
+              // The file is left out and named in the snapshot's errors.
+              record_error(path, stored.error());
+              return fail(Errc::incomplete, path);
+            }
+            return stored;
+          }));
     }
     case FileType::symlink: {
       auto target = platform::read_link(path);

@@ -12,12 +12,11 @@
 // snapshot is then marked incomplete. A failing source command fails the backup.
 #pragma once
 
-#include "kho/engine/anomaly.hpp"
-
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "kho/engine/anomaly.hpp"
 #include "kho/engine/progress.hpp"
 #include "kho/repo/repository.hpp"
 

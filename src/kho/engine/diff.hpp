@@ -20,9 +20,8 @@
 // metadata change, its mtime included.
 #pragma once
 
-#include <optional>
-
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 

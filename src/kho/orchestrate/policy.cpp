@@ -126,9 +126,10 @@ private:
 };
 
 const std::vector<std::string_view> k_top_keys = {
-    "name",     "description", "repository", "password_file", "password_command", "sources",  "exclude",
-    "tags",     "host",        "one_file_system", "schedule", "timezone", "retention", "prune",
-    "check",    "copy_to",     "objectives", "hooks",    "notify",   "timeout",   "retry",  "anomaly"};
+    "name",      "description", "repository", "password_file",   "password_command", "sources",
+    "exclude",   "tags",        "host",       "one_file_system", "schedule",         "timezone",
+    "retention", "prune",       "check",      "copy_to",         "objectives",       "hooks",
+    "notify",    "timeout",     "retry",      "anomaly"};
 
 Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   Policy p;

@@ -321,8 +321,7 @@ Result<RunReport> run_backup(const Policy& p, StateDb* state, const RunOptions& 
     if (!p.anomaly.enabled) args.push_back("--no-anomaly");
     auto number = [](double v) { return fmt::format("{}", v); };
     if (p.anomaly.threshold) args.insert(args.end(), {"--anomaly-threshold", number(*p.anomaly.threshold)});
-    if (p.anomaly.changed_share)
-      args.insert(args.end(), {"--anomaly-changed-share", number(*p.anomaly.changed_share)});
+    if (p.anomaly.changed_share) args.insert(args.end(), {"--anomaly-changed-share", number(*p.anomaly.changed_share)});
     if (p.anomaly.encrypted_share)
       args.insert(args.end(), {"--anomaly-encrypted-share", number(*p.anomaly.encrypted_share)});
     if (p.anomaly.min_files) args.insert(args.end(), {"--anomaly-min-files", std::to_string(*p.anomaly.min_files)});
@@ -364,8 +363,8 @@ Result<RunReport> run_backup(const Policy& p, StateDb* state, const RunOptions& 
                                 j.value("short_id", "?"), p.name, a.value("score", 0.0), fmt::join(reasons, "; "));
         }
       }
-      return fmt::format("snapshot {}, {} files, {} bytes added{}", j.value("short_id", "?"),
-                         j.value("total_files", 0), j.value("data_added", 0), anomaly.empty() ? "" : ", FLAGGED");
+      return fmt::format("snapshot {}, {} files, {} bytes added{}", j.value("short_id", "?"), j.value("total_files", 0),
+                         j.value("data_added", 0), anomaly.empty() ? "" : ", FLAGGED");
     }, accept);
   }
   ok = ok && run.hooks("after", p.hooks.after);
