@@ -107,6 +107,15 @@ expect_exit 2 kho runbook plan app-recovery "${O[@]}" --snapshot "yesterday"
 plan_bytes=$(kho runbook plan app-recovery "${O[@]}" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["restore_bytes"])')
 ((plan_bytes >= 3000000)) || fail "the plan should count the bytes to restore (got $plan_bytes)"
 
+step "a wrong repository password: plan exits 12 and names the policy"
+printf 'not the password\n' >"$TEST_DIR/wrong.pass"
+chmod 600 "$TEST_DIR/wrong.pass"
+sed -e 's/^name: app$/name: wrongpw/' -e "s|password_file: .*|password_file: $TEST_DIR/wrong.pass|" "$POL/app.yaml" >"$POL/wrongpw.yaml"
+printf 'name: wrongpw-recovery\npolicy: wrongpw\nsteps:\n  - name: Restore\n    restore: {paths: [%s], target: /}\n' "$LIVE" >"$RB/wrongpw.yaml"
+expect_exit 12 kho runbook plan wrongpw-recovery "${O[@]}"
+assert_output_contains "policy wrongpw"
+rm "$POL/wrongpw.yaml" "$RB/wrongpw.yaml"
+
 step "a drill passes, leaves the live files alone and stops its background service"
 before=$(cd "$LIVE" && find . -type f -exec sha256sum {} + | sort)
 touch -d '2020-01-01' "$LIVE/app.conf"

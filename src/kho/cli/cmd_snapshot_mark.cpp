@@ -17,7 +17,7 @@ struct MarkArgs {
 };
 
 Status run_mark(Context& ctx, const MarkArgs& args, bool clean) {
-  KHO_TRY_ASSIGN(auto repo, ctx.open_repository(true));
+  KHO_TRY_ASSIGN(auto repo, ctx.open_repository(false));
   KHO_TRY_ASSIGN(auto lock, ctx.lock(*repo, true, clean ? "snapshot mark-clean" : "snapshot mark-suspect"));
   KHO_TRY_ASSIGN(repo::SnapshotRef ref, repo->find_snapshot(args.snapshot));
   repo::Snapshot snap = ref.snapshot;

@@ -83,17 +83,22 @@ std::string child_failure(const ChildResult& r, double timeout_s = 0) {
 }
 
 // Runs a kho child that prints JSON; its parsed output (the whole stdout).
-Result<nlohmann::json> kho_json(const RecoveryOptions& o, const Policy& p, std::vector<std::string> args,
+Result<nlohmann::json> kho_json(const RecoveryOptions& o, const Policy& p, const std::vector<std::string>& args,
                                 std::size_t capture = 64u << 20) {
-  ChildOptions c = kho_child(o, p, std::move(args));
+  ChildOptions c = kho_child(o, p, args);
   c.capture_limit = capture;
   KHO_TRY_ASSIGN(auto r, platform::run_child(c));
+  const std::string what = args.empty() ? std::string("kho") : "kho " + args[0];
   if (!r.ok()) {
-    Errc code = r.exit_code == 10 ? Errc::not_found : r.exit_code == 12 ? Errc::permission : Errc::io;
-    return failf(code, "kho {}: {}", c.argv[c.argv.size() - args.size()], child_failure(r));
+    // kho's own exit codes keep their meaning for the caller (no repository, locked, wrong password).
+    Errc code = r.exit_code == 10   ? Errc::no_repository
+                : r.exit_code == 11 ? Errc::locked
+                : r.exit_code == 12 ? Errc::wrong_password
+                                    : Errc::io;
+    return failf(code, "{} on the repository of policy {}: {}", what, p.name, child_failure(r));
   }
   auto j = nlohmann::json::parse(r.out, nullptr, false);
-  if (j.is_discarded()) return failf(Errc::io, "kho {}: unexpected output", args.empty() ? "" : args[0]);
+  if (j.is_discarded()) return failf(Errc::io, "{}: unexpected output", what);
   return j;
 }
 
