@@ -116,9 +116,9 @@ TEST_CASE("The portal example parses to the expected values", "[policy]") {
   CHECK(j["name"] == "portal");
   CHECK(j["sources"][2]["command"]["shell"] == "pg_dump --format=custom portal");
   CHECK(j["objectives"]["rpo_s"] == 86400.0);
-  CHECK(j["notify"]["on"] == nlohmann::json::array({"failure", "anomaly"}));
+  CHECK(j["notify"]["on"] == nlohmann::ordered_json::array({"failure", "anomaly"}));
   CHECK(j["prune"].is_null());
-  CHECK(j["tags"] == nlohmann::json::array({"portal"}));
+  CHECK(j["tags"] == nlohmann::ordered_json::array({"portal"}));
 }
 
 TEST_CASE("Optional fields and list commands land in the model", "[policy]") {
@@ -174,7 +174,7 @@ TEST_CASE("Optional fields and list commands land in the model", "[policy]") {
   CHECK(p.retry.delay_s == 120.0);
   auto j = to_json(p);
   CHECK(j["copy_to"][0]["repository"] == "rest:https://u:***@backup.example:8000/t/");
-  CHECK(j["password"]["command"]["argv"] == nlohmann::json::array({"pass", "show", "kho/t"}));
+  CHECK(j["password"]["command"]["argv"] == nlohmann::ordered_json::array({"pass", "show", "kho/t"}));
 }
 
 TEST_CASE("Broken policies report every issue with file, line, column and field", "[policy]") {

@@ -237,7 +237,7 @@ TEST_CASE("Optional runbook fields, list commands and other checks land in the m
   CHECK(b.verify[3].expect_contains == "{{snapshot}}");
   CHECK(b.verify[3].timeout_s == 60.0);
   auto j = to_json(b);
-  CHECK(j["steps"][0]["run"]["argv"] == nlohmann::json::array({"mysql", "--database", "{{ policy }}"}));
+  CHECK(j["steps"][0]["run"]["argv"] == nlohmann::ordered_json::array({"mysql", "--database", "{{ policy }}"}));
   CHECK(j["verify"][0]["address"] == "[::1]:3306");
   CHECK(j["verify"][3]["expect"]["stdout_contains"] == "{{snapshot}}");
 }

@@ -505,8 +505,8 @@ Result<Node> Backup::save_virtual(const std::string& name, VirtualDir& dir, cons
     } else if (child.stream) {
       StreamSource source = *child.stream;
       // A failing source command fails the whole backup (Errc::failed), unlike an unreadable file.
-      pending.emplace_back(m_pool.submit([this, source, child_name]() -> Result<Node> {
-        auto node = store_stream(source, child_name);
+      pending.emplace_back(m_pool.submit([this, source, name = child_name]() -> Result<Node> {
+        auto node = store_stream(source, name);
         if (!node && node.error().code() != Errc::interrupted)
           return fail(Errc::failed, node.error().message());
         return node;

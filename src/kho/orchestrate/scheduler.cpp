@@ -276,7 +276,9 @@ void Scheduler::dispatch(TimeNs now) {
     }
   }
   std::sort(ready.begin(), ready.end());
-  for (const auto& [due, name, job] : ready) {
+  for (const auto& item : ready) {
+    const auto& name = std::get<1>(item);
+    const auto& job = std::get<2>(item);  // named, not bound: the lambda below captures it
     if (m_running >= m_options.max_concurrent) break;
     Entry& entry = m_entries.at(name);
     if (entry.busy) continue;

@@ -110,7 +110,9 @@ Result<SftpLocation> parse_sftp_location(const std::string& location) {
 
 Result<SftpOptions> parse_sftp_options(const BackendOptions& options) {
   SftpOptions out;
-  for (const auto& [key, value] : options) {
+  for (const auto& option : options) {
+    const std::string& key = option.first;  // named, not bound: lambdas below capture them
+    const std::string& value = option.second;
     if (!key.starts_with("sftp.")) continue;
     auto bad_value = [&](const char* expected) {
       return failf(Errc::invalid_argument, "option -o {}={}: expected {}", key, value, expected);
