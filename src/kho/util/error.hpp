@@ -83,8 +83,11 @@ Errc errc_from_errno(int err);
     auto&& kho_try_result_ = (expr);                                \
     if (!kho_try_result_) return tl::unexpected(kho_try_result_.error()); \
   } while (0)
+// `lhs` may be a declaration ("Type name"), so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define KHO_TRY_ASSIGN_IMPL(tmp, lhs, expr)              \
   auto tmp = (expr);                                     \
   if (!tmp) return tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)
 #define KHO_TRY_ASSIGN(lhs, expr) KHO_TRY_ASSIGN_IMPL(KHO_CONCAT(kho_try_, __LINE__), lhs, expr)
+// NOLINTEND(bugprone-macro-parentheses)

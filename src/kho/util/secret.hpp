@@ -52,7 +52,10 @@ private:
 class SecretString {
 public:
   SecretString() = default;
-  explicit SecretString(std::string s) : m_value(std::move(s)) { secure_wipe(s.data(), s.capacity()); }
+  // The moved-from `s` is wiped on purpose: its inline buffer may still hold a short password.
+  explicit SecretString(std::string s) : m_value(std::move(s)) {
+    secure_wipe(s.data(), s.capacity());  // NOLINT(bugprone-use-after-move,clang-analyzer-cplusplus.Move)
+  }
   SecretString(const SecretString&) = default;
   SecretString& operator=(const SecretString& other) {
     if (this != &other) {
