@@ -62,6 +62,9 @@ private:
     if (m_progress) m_progress->errors++;
   }
   void walk_tree(const Id& tree_id, const std::string& snapshot, const std::string& path);
+  void check_keys();
+  // " (listed in index/…)": which index files name a pack, so a stale one can be found.
+  std::string listed_by(const Id& pack) const;
   void read_pack(const Id& pack_id);
   void trace_damage();
 
@@ -101,6 +104,41 @@ void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const st
         error("snapshot " + snapshot, fmt::format("{}: data blob {} is missing from the index", child, id.hex()));
     }
     if (node.subtree) walk_tree(*node.subtree, snapshot, child);
+  }
+}
+
+std::string Checker::listed_by(const Id& pack) const {
+  std::string out;
+  for (const Id& index : m_repo.index_files_listing(pack))
+    out += (out.empty() ? " (listed in " : ", ") + backend::describe(Handle{ObjectType::index, index.hex()});
+  return out.empty() ? out : out + ")";
+}
+
+void Checker::check_keys() {
+  // Key files are not sealed, but named by their SHA-256 like the others: one
+  // replaced, swapped or cut short is found here even if another key opens.
+  auto infos = m_repo.backend().list(ObjectType::key);
+  if (!infos) {
+    error("keys", "cannot be listed: " + infos.error().message());
+    return;
+  }
+  for (const auto& info : *infos) {
+    const Handle handle{ObjectType::key, info.name};
+    const std::string what = backend::describe(handle);
+    auto id = Id::parse(info.name);
+    if (!id) {
+      m_result.hints.push_back(what + " is not a key file name; ignored");
+      continue;
+    }
+    if (info.size > 64 * 1024) {
+      error(what, fmt::format("is {} bytes, too large to be a key file", info.size));
+      continue;
+    }
+    auto bytes = m_repo.backend().load(handle);
+    if (!bytes)
+      error(what, "cannot be read: " + bytes.error().message());
+    else if (crypto::sha256(*bytes) != *id)
+      error(what, "does not match its name (SHA-256): it was modified or swapped");
   }
 }
 
@@ -149,6 +187,10 @@ void Checker::read_pack(const Id& pack_id) {
       std::uint64_t end = static_cast<std::uint64_t>(b.offset) + b.stored_length;
       if (end > pos) break;
       std::string blob_what = fmt::format("{} blob {}", repo::blob_type_name(b.type), b.id.hex());
+      if (b.offset < window_start) {  // only a crafted index makes entries overlap
+        damaged(b, "overlaps another blob in the pack");
+        continue;
+      }
       ByteSpan stored(window.data() + (b.offset - window_start), b.stored_length);
       auto raw = repo::open_blob_scratch(m_repo.keys(), b, stored, blob_what);
       if (!raw)
@@ -229,6 +271,7 @@ Result<CheckResult> Checker::run() {
   KHO_TRY_ASSIGN(Subset subset, parse_subset(m_opt.read_data_subset));
   bool read_data = m_opt.read_data || !m_opt.read_data_subset.empty();
 
+  check_keys();
   KHO_TRY_ASSIGN(auto index_errors, m_repo.load_index(true));
   for (const auto& e : index_errors) error("index", e.message());
   m_repo.index().for_each([&](const Id& pack, const repo::PackedBlob& b) { m_pack_blobs[pack].push_back(b); });
@@ -247,14 +290,16 @@ Result<CheckResult> Checker::run() {
   for (const auto& [pack, blobs] : m_pack_blobs) {
     auto it = stored.find(pack);
     if (it == stored.end()) {
-      error("pack " + pack.hex(), fmt::format("is missing: {} blob(s) it holds are lost", blobs.size()));
+      error("pack " + pack.hex(),
+            fmt::format("is missing: {} blob(s) it holds are lost{}", blobs.size(), listed_by(pack)));
       for (const auto& b : blobs) (b.type == BlobType::tree ? m_damaged_trees : m_damaged_data).insert(b.id);
       continue;
     }
     std::uint64_t end = 0;
     for (const auto& b : blobs) end = std::max<std::uint64_t>(end, std::uint64_t{b.offset} + b.stored_length);
     if (end + 4 + crypto::k_seal_overhead > it->second)
-      error("pack " + pack.hex(), fmt::format("is {} bytes, too short for the blobs the index places in it", it->second));
+      error("pack " + pack.hex(),
+            fmt::format("is {} bytes, too short for the blobs the index places in it{}", it->second, listed_by(pack)));
   }
   std::uint64_t unreferenced = 0;
   for (const auto& [pack, size] : stored)

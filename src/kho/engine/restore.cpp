@@ -54,6 +54,7 @@ struct Item {
   Node node;
   std::size_t depth = 0;
   std::size_t link_to = SIZE_MAX;  // for a hardlink: the item it links to
+  bool not_created = false;        // refused or failed (reported): no metadata to apply
 };
 
 struct FileState {
@@ -191,10 +192,25 @@ Status Restorer::create_one(Item& item, std::size_t index) {
         count(m_result.files);
         return {};
       }
+      // The size comes from the tree: trust it only when the content adds up to
+      // it, so a crafted size cannot make a huge (sparse) file.
+      std::uint64_t total = 0;
+      bool all_indexed = true;
+      for (const Id& id : n.content) {
+        auto loc = m_repo.index().find(BlobType::data, id);
+        if (!loc) {
+          all_indexed = false;  // reported when the content is planned
+          break;
+        }
+        total += loc->blob.raw_length;
+      }
+      if (all_indexed && total != n.size)
+        return failf(Errc::corruption, "{}: its data blobs hold {} bytes but the snapshot records {}", item.rel, total,
+                     n.size);
       int fd = ::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0) return fail_errno("cannot create " + item.rel, errno);
       Fd file(fd);
-      if (n.size > 0 && ::ftruncate(fd, static_cast<off_t>(n.size)) != 0)
+      if (all_indexed && n.size > 0 && ::ftruncate(fd, static_cast<off_t>(n.size)) != 0)
         return fail_errno("cannot size " + item.rel, errno);
       auto state = std::make_unique<FileState>();
       state->remaining = n.content.size();
@@ -234,10 +250,13 @@ Status Restorer::create_items() {
     auto st = create_one(m_items[i], i);
     if (!st) {
       problem(snap_of(m_items[i]), st.error().message());
+      m_items[i].not_created = true;
       // Nothing below a directory that could not be made can be restored.
       std::string prefix = m_items[i].rel + "/";
-      for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j)
+      for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j) {
         skip[j] = 1;
+        m_items[j].not_created = true;
+      }
     }
   }
   // Then files, links and special files, in parallel: creating files is kernel
@@ -245,7 +264,10 @@ Status Restorer::create_items() {
   // file come last, once their target exists.
   auto create = [this](std::size_t i) {
     auto st = create_one(m_items[i], i);
-    if (!st) problem(snap_of(m_items[i]), st.error().message());
+    if (!st) {
+      problem(snap_of(m_items[i]), st.error().message());
+      m_items[i].not_created = true;
+    }
   };
   {
     unsigned threads = m_opt.threads ? m_opt.threads : ThreadPool::default_threads();
@@ -513,7 +535,7 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     m_result.files--;
   }
   for (std::size_t i = 0; i < m_items.size(); ++i) {
-    if (m_items[i].node.type == FileType::dir) continue;
+    if (m_items[i].node.type == FileType::dir || m_items[i].not_created) continue;
     std::size_t source = m_items[i].link_to != SIZE_MAX ? m_items[i].link_to : i;
     if (m_files[source] && m_files[source]->failed) continue;
     apply_metadata(m_items[i]);
@@ -521,7 +543,7 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
   // Directories deepest first, so setting a child's times does not change its parent's.
   std::vector<std::size_t> dirs;
   for (std::size_t i = 0; i < m_items.size(); ++i)
-    if (m_items[i].node.type == FileType::dir) dirs.push_back(i);
+    if (m_items[i].node.type == FileType::dir && !m_items[i].not_created) dirs.push_back(i);
   std::stable_sort(dirs.begin(), dirs.end(), [&](std::size_t a, std::size_t b) { return m_items[a].depth > m_items[b].depth; });
   for (std::size_t i : dirs) apply_metadata(m_items[i]);
   for (std::size_t i = 0; i < m_items.size(); ++i)

@@ -3,7 +3,9 @@
 // Safety: nothing is written outside the target. Every path is opened beneath
 // the target with symlinks refused (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS),
 // and tree names are validated when decoded, so a crafted snapshot or a symlink
-// planted in the target cannot redirect a write.
+// planted in the target cannot redirect a write. A file is created only when
+// its data blobs add up to the size the tree records, and a tree only when its
+// content matches its ID, so crafted sizes and cyclic trees are refused too.
 //
 // Speed: content is planned per pack, so each pack is read once (in ranges that
 // cover the blobs needed); several packs are read in parallel and each blob is

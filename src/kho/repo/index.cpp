@@ -116,12 +116,27 @@ void MasterIndex::bulk_add(const Id& pack_id, const std::vector<PackedBlob>& blo
   m_sorted_dirty = true;
 }
 
-void MasterIndex::fold_fresh() {
+void MasterIndex::fold_fresh(const std::function<bool(const Id& pack)>* usable) {
   if (m_sorted_dirty) {
     std::stable_sort(m_sorted.begin(), m_sorted.end(), entry_less);
-    // A blob stored twice keeps one location (the first loaded).
+    // A blob stored twice keeps one location: the first loaded, or with `usable`
+    // the first whose pack it accepts.
     auto same = [](const IndexEntry& a, const IndexEntry& b) { return a.id == b.id && a.type() == b.type(); };
-    m_sorted.erase(std::unique(m_sorted.begin(), m_sorted.end(), same), m_sorted.end());
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < m_sorted.size();) {
+      std::size_t end = i + 1;
+      while (end < m_sorted.size() && same(m_sorted[i], m_sorted[end])) ++end;
+      std::size_t pick = i;
+      if (usable && end - i > 1)
+        for (std::size_t k = i; k < end; ++k)
+          if ((*usable)(m_packs[m_sorted[k].pack])) {
+            pick = k;
+            break;
+          }
+      m_sorted[out++] = m_sorted[pick];
+      i = end;
+    }
+    m_sorted.resize(out);
     m_sorted_dirty = false;
   }
   if (m_fresh.empty()) return;
@@ -190,6 +205,15 @@ void MasterIndex::merge() {
   std::unique_lock lock(m_mutex);
   if (m_fresh.empty() && !m_sorted_dirty) return;
   fold_fresh();
+  m_sorted.shrink_to_fit();
+  m_fresh.shrink_to_fit();
+  m_packs.shrink_to_fit();
+}
+
+void MasterIndex::merge(const std::function<bool(const Id& pack)>& usable) {
+  std::unique_lock lock(m_mutex);
+  if (m_fresh.empty() && !m_sorted_dirty) return;
+  fold_fresh(&usable);
   m_sorted.shrink_to_fit();
   m_fresh.shrink_to_fit();
   m_packs.shrink_to_fit();

@@ -79,6 +79,11 @@ public:
 
   // Moves recently added blobs into the sorted array.
   void merge();
+  // The same; a blob listed in several packs keeps the first location whose
+  // pack `usable` accepts (or the first, when none is). `usable` is asked only
+  // about such duplicates, so a stale index file put back into the repository
+  // cannot hide a blob's live copy behind a pack that is gone.
+  void merge(const std::function<bool(const Id& pack)>& usable);
 
   std::size_t blob_count() const;
   // Distinct packs holding indexed blobs.
@@ -89,7 +94,7 @@ public:
 
 private:
   std::uint32_t add_pack_id(const Id& pack_id);
-  void fold_fresh();
+  void fold_fresh(const std::function<bool(const Id& pack)>* usable = nullptr);
   const IndexEntry* find_locked(BlobType type, const Id& id) const;
   PackedBlob to_blob(const IndexEntry& e) const;
 

@@ -15,7 +15,7 @@ void read_pack_blobs(backend::Backend& backend, const Id& pack_id, const std::ve
     std::uint64_t start = blobs[i].offset;
     std::uint64_t end = start + blobs[i].stored_length;
     while (j < blobs.size() && blobs[j].offset <= end + k_max_gap &&
-           blobs[j].offset + blobs[j].stored_length - start <= k_max_run) {
+           std::uint64_t{blobs[j].offset} + blobs[j].stored_length - start <= k_max_run) {
       end = std::max<std::uint64_t>(end, blobs[j].offset + blobs[j].stored_length);
       ++j;
     }
@@ -23,6 +23,12 @@ void read_pack_blobs(backend::Backend& backend, const Id& pack_id, const std::ve
     for (std::size_t k = i; k < j; ++k) {
       if (!bytes) {
         visit(k, tl::unexpected<Error>(bytes.error()));
+        continue;
+      }
+      // A backend returns the range asked for; never trust that with a span.
+      if (std::uint64_t{blobs[k].offset} + blobs[k].stored_length - start > bytes->size()) {
+        visit(k, tl::unexpected(Error(Errc::corruption,
+                                      fmt::format("pack {} returned fewer bytes than asked for", pack_id.hex()))));
         continue;
       }
       visit(k, ByteSpan(bytes->data() + (blobs[k].offset - start), blobs[k].stored_length));

@@ -15,6 +15,9 @@ namespace {
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
+// Sealed content is at most k_max_object_size; zstd and the envelope add little.
+constexpr std::uint64_t k_max_sealed_object_file = k_max_object_size + 16 * 1024 * 1024;
+
 std::string object_what(ObjectType type, const Id& id) {
   return backend::describe(Handle{type, id.hex()});
 }
@@ -70,6 +73,9 @@ Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Ba
                                                      const SecretString& password) {
   crypto::init();
   std::string location = backend->properties().location;
+  if (auto info = backend->stat(Handle{ObjectType::config, ""}); info && info->size > 1024 * 1024)
+    return failf(Errc::corruption, "the config of the repository at {} is {} bytes, too large to be a config", location,
+                 info->size);
   auto config_file = backend->load(Handle{ObjectType::config, ""});
   if (!config_file) {
     if (config_file.error().code() == Errc::not_found)
@@ -83,7 +89,11 @@ Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Ba
   std::sort(key_infos.begin(), key_infos.end(), [](auto& a, auto& b) { return a.name < b.name; });
   std::optional<Error> last_error;
   for (const auto& info : key_infos) {
-    if (info.size > 64 * 1024) continue;
+    if (info.size > 64 * 1024) {
+      last_error =
+          Error(Errc::corruption, fmt::format("keys/{} is {} bytes, too large to be a key file", info.name, info.size));
+      continue;
+    }
     auto file = backend->load(Handle{ObjectType::key, info.name});
     if (!file) {
       last_error = file.error();
@@ -103,9 +113,11 @@ Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Ba
   }
   if (last_error && last_error->code() != Errc::wrong_password && key_infos.size() == 1)
     return tl::unexpected(*last_error);
-  return fail(Errc::wrong_password,
-              fmt::format("wrong password: none of the {} key(s) of the repository at {} opens with it",
-                          key_infos.size(), location));
+  // A damaged key file may be the one this password belongs to: say so.
+  return fail(
+      Errc::wrong_password,
+      fmt::format("wrong password: none of the {} key(s) of the repository at {} opens with it{}", key_infos.size(),
+                  location, last_error ? " (a key file is damaged: " + last_error->message() + ")" : std::string()));
 }
 
 Result<std::vector<Error>> Repository::load_index(bool tolerate_errors) {
@@ -118,12 +130,13 @@ Result<std::vector<Error>> Repository::load_index(bool tolerate_errors) {
   for (const auto& info : infos) {
     auto id = Id::parse(info.name);
     if (!id) continue;
-    futures.push_back(std::async(std::launch::async, [this, id = *id]() -> Result<std::pair<Id, IndexFile>> {
-      std::string what = object_what(ObjectType::index, id);
-      KHO_TRY_ASSIGN(Bytes content, load_object(ObjectType::index, id));
-      KHO_TRY_ASSIGN(IndexFile f, IndexFile::decode(content, what));
-      return std::pair<Id, IndexFile>{id, std::move(f)};
-    }));
+    futures.push_back(
+        std::async(std::launch::async, [this, id = *id, size = info.size]() -> Result<std::pair<Id, IndexFile>> {
+          std::string what = object_what(ObjectType::index, id);
+          KHO_TRY_ASSIGN(Bytes content, load_listed_object(ObjectType::index, id, size));
+          KHO_TRY_ASSIGN(IndexFile f, IndexFile::decode(content, what));
+          return std::pair<Id, IndexFile>{id, std::move(f)};
+        }));
     if (futures.size() >= 8) {
       for (auto& f : futures) {
         auto r = f.get();
@@ -142,13 +155,29 @@ Result<std::vector<Error>> Repository::load_index(bool tolerate_errors) {
   for (const auto& [id, f] : files)
     for (const auto& s : f.superseded) superseded.insert(s);
   m_index_files.clear();
+  m_pack_sources.clear();
   for (const auto& [id, f] : files) {
     if (superseded.count(id)) continue;
     m_index_files.push_back(id);
-    for (const auto& p : f.packs) m_index.bulk_add(p.pack_id, p.blobs);
+    for (const auto& p : f.packs) {
+      m_index.bulk_add(p.pack_id, p.blobs);
+      m_pack_sources[p.pack_id].push_back(id);
+    }
   }
-  m_index.merge();
+  // A blob listed in two packs (a race of two writers, or an old index file put
+  // back after prune moved the blob) keeps a location whose pack exists.
+  std::unordered_map<Id, bool, IdHash> exists;
+  m_index.merge([&](const Id& pack) {
+    auto [it, inserted] = exists.emplace(pack, false);
+    if (inserted) it->second = m_backend->stat(Handle{ObjectType::data, pack.hex()}).has_value();
+    return it->second;
+  });
   return errors;
+}
+
+std::vector<Id> Repository::index_files_listing(const Id& pack) const {
+  auto it = m_pack_sources.find(pack);
+  return it == m_pack_sources.end() ? std::vector<Id>{} : it->second;
 }
 
 Result<Bytes> Repository::load_blob(BlobType type, const Id& id) const {
@@ -162,11 +191,23 @@ Result<Bytes> Repository::load_blob(BlobType type, const Id& id) const {
 
 Result<Tree> Repository::load_tree(const Id& id) const {
   KHO_TRY_ASSIGN(Bytes raw, load_blob(BlobType::tree, id));
+  // A tree is named by its content's keyed hash: checking it makes the snapshot
+  // a Merkle tree, so no tree can (directly or not) contain itself.
+  if (hash_blob(raw) != id) return failf(Errc::corruption, "tree {} does not match its ID", id.hex());
   return Tree::decode(raw, "tree " + id.hex());
 }
 
 Result<Bytes> Repository::load_object(ObjectType type, const Id& id) const {
+  KHO_TRY_ASSIGN(backend::ObjectInfo info, m_backend->stat(Handle{type, id.hex()}));
+  return load_listed_object(type, id, info.size);
+}
+
+Result<Bytes> Repository::load_listed_object(ObjectType type, const Id& id, std::uint64_t size) const {
   std::string what = object_what(type, id);
+  // Bound the allocation before reading: anyone holding the storage can put a
+  // huge file under a valid name.
+  if (size > k_max_sealed_object_file)
+    return failf(Errc::corruption, "{} is {} bytes, larger than any valid object of its kind", what, size);
   KHO_TRY_ASSIGN(Bytes file, m_backend->load(Handle{type, id.hex()}));
   if (crypto::sha256(file) != id) return fail(Errc::corruption, what + " does not match its name (SHA-256): it was modified");
   return open_object(m_keys, type, file, what);
@@ -189,13 +230,18 @@ Result<Snapshot> Repository::load_snapshot(const Id& id) const {
   return Snapshot::from_json(content, object_what(ObjectType::snapshot, id));
 }
 
+Result<Snapshot> Repository::load_listed_snapshot(const Id& id, std::uint64_t size) const {
+  KHO_TRY_ASSIGN(Bytes content, load_listed_object(ObjectType::snapshot, id, size));
+  return Snapshot::from_json(content, object_what(ObjectType::snapshot, id));
+}
+
 Result<std::vector<SnapshotRef>> Repository::list_snapshots(std::vector<Error>* errors) const {
   KHO_TRY_ASSIGN(auto infos, m_backend->list(ObjectType::snapshot));
   std::vector<SnapshotRef> out;
   for (const auto& info : infos) {
     auto id = Id::parse(info.name);
     if (!id) continue;
-    auto s = load_snapshot(*id);
+    auto s = load_listed_snapshot(*id, info.size);
     if (!s) {
       if (errors) errors->push_back(s.error());
       continue;

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kho/backend/backend.hpp"
@@ -64,6 +65,9 @@ public:
   const MasterIndex& index() const { return m_index; }
   // IDs of the index files loaded (superseded ones excluded).
   const std::vector<Id>& index_files() const { return m_index_files; }
+  // The loaded index files that list `pack`, for messages about a missing or
+  // damaged pack (a stale index file put back names packs that are gone).
+  std::vector<Id> index_files_listing(const Id& pack) const;
 
   Id hash_blob(ByteSpan raw) const { return crypto::keyed_hash(m_keys.id, raw); }
 
@@ -88,6 +92,9 @@ public:
 
 private:
   Repository(std::unique_ptr<backend::Backend> backend, MasterKeys keys, Id key_id, RepoConfig config);
+  // load_object() for an object whose stored size is known from a listing.
+  Result<Bytes> load_listed_object(backend::ObjectType type, const Id& id, std::uint64_t size) const;
+  Result<Snapshot> load_listed_snapshot(const Id& id, std::uint64_t size) const;
 
   std::unique_ptr<backend::Backend> m_backend;
   MasterKeys m_keys;
@@ -96,6 +103,7 @@ private:
   chunker::GearTable m_gear;
   MasterIndex m_index;
   std::vector<Id> m_index_files;
+  std::unordered_map<Id, std::vector<Id>, IdHash> m_pack_sources;  // pack -> index files listing it
 };
 
 // "data/ab/abcd…" style name for messages about a pack.
