@@ -277,6 +277,24 @@ TEST_CASE("Snapshots round-trip through JSON") {
   REQUIRE_FALSE(Snapshot::from_json(as_bytes(std::string("{\"version\":1}")), "snapshot"));
 }
 
+TEST_CASE("Integer fields that are floats or out of range make an object malformed") {
+  Snapshot s;
+  s.tree = make_id(3);
+  const std::string good = s.to_json();
+  REQUIRE(Snapshot::from_json(as_bytes(good), "snapshot"));
+  for (const char* uid : {"1e300", "-1", "4294967296", "1.5"}) {
+    std::string bad = good;
+    bad.replace(bad.find("\"uid\":0"), 7, std::string("\"uid\":") + uid);
+    CAPTURE(uid);
+    REQUIRE_FALSE(Snapshot::from_json(as_bytes(bad), "snapshot"));
+  }
+  RepoConfig c;
+  c.id = make_id(1);
+  std::string bad = c.to_json();
+  bad.replace(bad.find("\"pack_size\": 16777216"), 22, "\"pack_size\": 4311744512");  // 4 GiB + 16 MiB
+  REQUIRE_FALSE(RepoConfig::from_json(as_bytes(bad), "config"));
+}
+
 TEST_CASE("The config round-trips and rejects out-of-range parameters") {
   RepoConfig c;
   c.id = make_id(1);

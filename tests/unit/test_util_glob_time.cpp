@@ -65,6 +65,11 @@ TEST_CASE("Times parse from RFC 3339 and local formats") {
   REQUIRE_FALSE(parse_time("2026-13-01 00:00:00"));
   REQUIRE_FALSE(parse_time("yesterday"));
   REQUIRE_FALSE(parse_rfc3339("2026-01-30T10:00:00"));  // no offset
+  // Outside what 64-bit nanoseconds hold: refused, not wrapped around.
+  REQUIRE_FALSE(parse_rfc3339("0196-12-01T13:41:52Z"));
+  REQUIRE_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  REQUIRE_FALSE(parse_time("3000-01-01 00:00:00"));
+  REQUIRE(parse_rfc3339("1970-01-01T00:00:00Z") == 0);
 }
 
 TEST_CASE("Durations parse and print") {

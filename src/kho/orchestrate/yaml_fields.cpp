@@ -9,11 +9,43 @@
 #include <sstream>
 #include <tuple>
 
+#include <yaml-cpp/eventhandler.h>
+
 #include "kho/util/time.hpp"
 
 namespace kho::orchestrate {
 
 namespace {
+
+// Notes where each document of a YAML stream starts and where its first node is.
+class DocumentMarks : public YAML::EventHandler {
+public:
+  YAML::Mark start;       // of the last document
+  YAML::Mark first_node;  // of the last document
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start = mark;
+    m_seen_node = false;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { node(mark); }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  void node(const YAML::Mark& mark) {
+    if (!m_seen_node) first_node = mark;
+    m_seen_node = true;
+  }
+  bool m_seen_node = false;
+};
 
 // Optimal string alignment distance (Levenshtein plus adjacent swaps), for
 // "did you mean" on misspelt keys.
@@ -167,18 +199,40 @@ void YamlReader::missing(const Fields& map, std::string_view key, std::string_vi
 }
 
 std::optional<YAML::Node> YamlReader::load_document(std::string_view text, std::string_view what) {
-  std::vector<YAML::Node> docs;
+  // Documents are counted from the parser's events rather than with
+  // YAML::LoadAll: on some malformed input (",x") yaml-cpp 0.7 returns the same
+  // empty document forever without reading on, and LoadAll never returns.
+  const std::string input(text);
+  std::size_t count = 0;
+  std::optional<YAML::Mark> second;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    std::istringstream in(input);
+    YAML::Parser parser(in);
+    DocumentMarks marks;
+    std::optional<int> previous_start;
+    while (parser.HandleNextDocument(marks)) {
+      if (previous_start && marks.start.pos <= *previous_start) {
+        issue(marks.start, "", "YAML syntax error: the parser cannot read past this point");
+        return std::nullopt;
+      }
+      previous_start = marks.start.pos;
+      if (++count == 2) second = marks.first_node;
+    }
   } catch (const YAML::Exception& e) {
     issue(e.mark, "", "YAML syntax error: " + e.msg);
     return std::nullopt;
   }
-  if (docs.size() > 1) {
-    issue_at(docs[1], "", fmt::format("one {} per file: this file holds more than one YAML document", what));
+  if (second) {
+    issue(*second, "", fmt::format("one {} per file: this file holds more than one YAML document", what));
     return std::nullopt;
   }
-  return docs.empty() ? YAML::Node() : docs[0];
+  if (count == 0) return YAML::Node();
+  try {
+    return YAML::Load(input);
+  } catch (const YAML::Exception& e) {
+    issue(e.mark, "", "YAML syntax error: " + e.msg);
+    return std::nullopt;
+  }
 }
 
 std::optional<Fields> YamlReader::map(const std::optional<Field>& f, std::vector<std::string_view> known) {

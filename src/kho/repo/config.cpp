@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kho/util/json.hpp"
+
 namespace kho::repo {
 
 std::string RepoConfig::to_json() const {
@@ -27,7 +29,7 @@ Result<RepoConfig> RepoConfig::from_json(ByteSpan text, const std::string& what)
   if (j.is_discarded() || !j.is_object()) return bad("not JSON");
   RepoConfig c;
   try {
-    c.version = j.at("version").get<int>();
+    c.version = json_integer<int>(j.at("version"));
     if (c.version != 1)
       return fail(Errc::unsupported, what + " has format version " + std::to_string(c.version) +
                                          "; this kho reads version 1: upgrade kho");
@@ -37,15 +39,15 @@ Result<RepoConfig> RepoConfig::from_json(ByteSpan text, const std::string& what)
     if (auto t = parse_rfc3339(j.value("created", ""))) c.created = *t;
     const auto& ch = j.at("chunker");
     if (ch.at("algorithm").get<std::string>() != "fastcdc") return bad("unknown chunker");
-    c.chunker.min_size = ch.at("min_size").get<std::uint32_t>();
-    c.chunker.avg_size = ch.at("avg_size").get<std::uint32_t>();
-    c.chunker.max_size = ch.at("max_size").get<std::uint32_t>();
+    c.chunker.min_size = json_integer<std::uint32_t>(ch.at("min_size"));
+    c.chunker.avg_size = json_integer<std::uint32_t>(ch.at("avg_size"));
+    c.chunker.max_size = json_integer<std::uint32_t>(ch.at("max_size"));
     if (!chunker::validate(c.chunker)) return bad("chunker parameters out of range");
     const auto& co = j.at("compression");
     if (co.at("algorithm").get<std::string>() != "zstd") return bad("unknown compression");
-    c.compression_level = co.at("level").get<int>();
+    c.compression_level = json_integer<int>(co.at("level"));
     if (c.compression_level < 0 || c.compression_level > 22) return bad("compression level out of range");
-    c.pack_size = j.at("pack_size").get<std::uint32_t>();
+    c.pack_size = json_integer<std::uint32_t>(j.at("pack_size"));
     if (c.pack_size < 1024 * 1024 || c.pack_size > 1024U * 1024 * 1024) return bad("pack size out of range");
     std::string padding = j.value("padding", "none");
     if (padding == "padme") c.padding = Padding::padme;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kho/platform/fs.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::repo {
 
@@ -50,15 +51,15 @@ Result<KeyFileInfo> parse_key_file(ByteSpan file, const std::string& what) {
   if (j.is_discarded() || !j.is_object()) return bad("not JSON");
   try {
     KeyFileInfo info;
-    info.version = j.at("version").get<int>();
+    info.version = json_integer<int>(j.at("version"));
     if (info.version != 1) return bad("unsupported version " + std::to_string(info.version));
     if (auto t = parse_rfc3339(j.value("created", ""))) info.created = *t;
     info.host = j.value("host", "");
     info.username = j.value("username", "");
     const auto& kdf = j.at("kdf");
     if (kdf.at("algorithm").get<std::string>() != "argon2id13") return bad("unknown KDF");
-    info.kdf.opslimit = kdf.at("opslimit").get<std::uint64_t>();
-    info.kdf.memlimit = kdf.at("memlimit").get<std::uint64_t>();
+    info.kdf.opslimit = json_integer<std::uint64_t>(kdf.at("opslimit"));
+    info.kdf.memlimit = json_integer<std::uint64_t>(kdf.at("memlimit"));
     if (info.kdf.memlimit > k_max_memlimit || info.kdf.opslimit > k_max_opslimit) return bad("KDF parameters out of range");
     auto salt = from_base64(kdf.at("salt").get<std::string>());
     if (!salt || salt->size() != 16) return bad("bad salt");

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "kho/platform/fs.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::repo {
 
@@ -30,6 +32,8 @@ std::string encode_lock(const LockInfo& info) {
   return j.dump();
 }
 
+}  // namespace
+
 Result<LockInfo> decode_lock(const Id& id, ByteSpan content) {
   nlohmann::json j = nlohmann::json::parse(content.begin(), content.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(Errc::corruption, "lock " + id.hex() + " is malformed");
@@ -42,7 +46,7 @@ Result<LockInfo> decode_lock(const Id& id, ByteSpan content) {
     auto c = parse_rfc3339(j.value("created", ""));
     info.created = c ? *c : info.time;
     info.host = j.value("host", "");
-    info.pid = j.value("pid", std::int64_t{0});
+    info.pid = json_integer(j, "pid", std::int64_t{0});
     info.username = j.value("username", "");
     info.exclusive = j.value("exclusive", false);
     info.command = j.value("command", "");
@@ -52,8 +56,11 @@ Result<LockInfo> decode_lock(const Id& id, ByteSpan content) {
   return info;
 }
 
+namespace {
+
 bool process_alive(std::int64_t pid) {
-  if (pid <= 0) return false;
+  // A pid from a lock file that does not fit pid_t would name another process.
+  if (pid <= 0 || pid > std::numeric_limits<pid_t>::max()) return false;
   if (::kill(static_cast<pid_t>(pid), 0) == 0) return true;
   return errno == EPERM;
 }

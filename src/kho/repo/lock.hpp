@@ -39,6 +39,10 @@ struct LockInfo {
 constexpr double k_lock_stale_s = 30 * 60;
 constexpr double k_lock_refresh_s = 5 * 60;
 
+// Parses the (decrypted) content of the lock object `id`. Errc::corruption when
+// it is not a lock.
+Result<LockInfo> decode_lock(const Id& id, ByteSpan content);
+
 // Every lock in the repository; unreadable lock objects are returned in `bad`.
 Result<std::vector<LockInfo>> list_locks(const Repository& repo, std::vector<Id>* bad = nullptr);
 

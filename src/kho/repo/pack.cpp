@@ -151,22 +151,13 @@ Bytes PackWriter::finish(const MasterKeys& keys, Id& id) {
   return out;
 }
 
-Result<std::vector<PackedBlob>> parse_pack_header(const MasterKeys& keys, ByteSpan tail, std::uint64_t pack_size,
-                                                  const std::string& what) {
-  if (tail.size() < 4 || tail.size() > pack_size) return fail(Errc::corruption, what + " is too short to be a pack");
-  ByteReader len_reader(tail.subspan(tail.size() - 4), what);
-  std::uint32_t header_len = *len_reader.u32();
-  if (header_len < crypto::k_seal_overhead || header_len + 4ULL > pack_size)
-    return fail(Errc::corruption, what + " has an impossible header length");
-  if (header_len + 4ULL > tail.size()) return fail(Errc::not_found, what + ": header is longer than the bytes read");
-  ByteSpan sealed = tail.subspan(tail.size() - 4 - header_len, header_len);
-  KHO_TRY_ASSIGN(Bytes plain, crypto::open(keys.encryption, sealed, as_bytes(k_header_ad), what + " header"));
+Result<std::vector<PackedBlob>> parse_pack_header_plain(ByteSpan plain, std::uint64_t blob_area,
+                                                        const std::string& what) {
   ByteReader r(plain, what + " header");
   KHO_TRY_ASSIGN(std::uint8_t version, r.u8());
   if (version != 1) return failf(Errc::corruption, "{} header has unknown version {}", what, version);
   KHO_TRY_ASSIGN(std::uint64_t count, r.varint());
   if (count > r.remaining() / k_entry_size) return r.truncated();
-  std::uint64_t blob_area = pack_size - 4 - header_len;
   std::vector<PackedBlob> blobs;
   blobs.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -188,6 +179,19 @@ Result<std::vector<PackedBlob>> parse_pack_header(const MasterKeys& keys, ByteSp
   }
   if (!r.at_end()) return fail(Errc::corruption, what + " header has trailing bytes");
   return blobs;
+}
+
+Result<std::vector<PackedBlob>> parse_pack_header(const MasterKeys& keys, ByteSpan tail, std::uint64_t pack_size,
+                                                  const std::string& what) {
+  if (tail.size() < 4 || tail.size() > pack_size) return fail(Errc::corruption, what + " is too short to be a pack");
+  ByteReader len_reader(tail.subspan(tail.size() - 4), what);
+  std::uint32_t header_len = *len_reader.u32();
+  if (header_len < crypto::k_seal_overhead || header_len + 4ULL > pack_size)
+    return fail(Errc::corruption, what + " has an impossible header length");
+  if (header_len + 4ULL > tail.size()) return fail(Errc::not_found, what + ": header is longer than the bytes read");
+  ByteSpan sealed = tail.subspan(tail.size() - 4 - header_len, header_len);
+  KHO_TRY_ASSIGN(Bytes plain, crypto::open(keys.encryption, sealed, as_bytes(k_header_ad), what + " header"));
+  return parse_pack_header_plain(plain, pack_size - 4 - header_len, what);
 }
 
 }  // namespace kho::repo

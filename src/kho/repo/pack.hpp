@@ -92,5 +92,9 @@ private:
 // lies inside the pack's blob area. Errc::corruption naming `what` otherwise.
 Result<std::vector<PackedBlob>> parse_pack_header(const MasterKeys& keys, ByteSpan tail, std::uint64_t pack_size,
                                                   const std::string& what);
+// The same for a header already decrypted (`header_plain` above), in a pack whose
+// blob area (everything before the sealed header) is `blob_area` bytes long.
+Result<std::vector<PackedBlob>> parse_pack_header_plain(ByteSpan plain, std::uint64_t blob_area,
+                                                        const std::string& what);
 
 }  // namespace kho::repo

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kho/util/json.hpp"
+
 namespace kho::repo {
 
 nlohmann::ordered_json SnapshotSummary::to_json() const {
@@ -29,20 +31,20 @@ nlohmann::ordered_json SnapshotSummary::to_json() const {
 SnapshotSummary SnapshotSummary::from_json(const nlohmann::json& j) {
   SnapshotSummary s;
   if (!j.is_object()) return s;
-  s.files_new = j.value("files_new", 0ULL);
-  s.files_changed = j.value("files_changed", 0ULL);
-  s.files_unmodified = j.value("files_unmodified", 0ULL);
-  s.dirs_new = j.value("dirs_new", 0ULL);
-  s.dirs_changed = j.value("dirs_changed", 0ULL);
-  s.dirs_unmodified = j.value("dirs_unmodified", 0ULL);
-  s.dirs = j.value("dirs", 0ULL);
-  s.total_files = j.value("total_files", 0ULL);
-  s.total_bytes = j.value("total_bytes", 0ULL);
-  s.data_blobs = j.value("data_blobs", 0ULL);
-  s.tree_blobs = j.value("tree_blobs", 0ULL);
-  s.data_added = j.value("data_added", 0ULL);
-  s.data_added_raw = j.value("data_added_raw", 0ULL);
-  s.errors = j.value("errors", 0ULL);
+  s.files_new = json_integer(j, "files_new", std::uint64_t{0});
+  s.files_changed = json_integer(j, "files_changed", std::uint64_t{0});
+  s.files_unmodified = json_integer(j, "files_unmodified", std::uint64_t{0});
+  s.dirs_new = json_integer(j, "dirs_new", std::uint64_t{0});
+  s.dirs_changed = json_integer(j, "dirs_changed", std::uint64_t{0});
+  s.dirs_unmodified = json_integer(j, "dirs_unmodified", std::uint64_t{0});
+  s.dirs = json_integer(j, "dirs", std::uint64_t{0});
+  s.total_files = json_integer(j, "total_files", std::uint64_t{0});
+  s.total_bytes = json_integer(j, "total_bytes", std::uint64_t{0});
+  s.data_blobs = json_integer(j, "data_blobs", std::uint64_t{0});
+  s.tree_blobs = json_integer(j, "tree_blobs", std::uint64_t{0});
+  s.data_added = json_integer(j, "data_added", std::uint64_t{0});
+  s.data_added_raw = json_integer(j, "data_added_raw", std::uint64_t{0});
+  s.errors = json_integer(j, "errors", std::uint64_t{0});
   if (auto t = parse_rfc3339(j.value("backup_start", ""))) s.backup_start = *t;
   if (auto t = parse_rfc3339(j.value("backup_end", ""))) s.backup_end = *t;
   s.duration_s = j.value("duration_s", 0.0);
@@ -80,7 +82,7 @@ Result<Snapshot> Snapshot::from_json(ByteSpan text, const std::string& what) {
   if (j.is_discarded() || !j.is_object()) return bad("not JSON");
   Snapshot s;
   try {
-    if (j.at("version").get<int>() != 1) return bad("unknown version");
+    if (json_integer<int>(j.at("version")) != 1) return bad("unknown version");
     auto t = parse_rfc3339(j.at("time").get<std::string>());
     if (!t) return bad("bad time");
     s.time = *t;
@@ -90,8 +92,8 @@ Result<Snapshot> Snapshot::from_json(ByteSpan text, const std::string& what) {
     s.paths = j.at("paths").get<std::vector<std::string>>();
     s.host = j.value("host", "");
     s.username = j.value("username", "");
-    s.uid = j.value("uid", 0U);
-    s.gid = j.value("gid", 0U);
+    s.uid = json_integer(j, "uid", std::uint32_t{0});
+    s.gid = json_integer(j, "gid", std::uint32_t{0});
     s.tags = j.value("tags", std::vector<std::string>{});
     if (j.contains("parent")) {
       auto p = Id::parse(j["parent"].get<std::string>());

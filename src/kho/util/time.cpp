@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -74,6 +75,15 @@ std::string format_local(TimeNs t) {
                      tm.tm_min, tm.tm_sec);
 }
 
+namespace {
+// TimeNs counts nanoseconds in 64 bits (years 1678 to 2261 are safe): a time
+// read from a file outside that range would overflow.
+bool fits_time_ns(time_t secs) {
+  constexpr time_t k_limit = std::numeric_limits<TimeNs>::max() / 1'000'000'000 - 1;
+  return secs >= -k_limit && secs <= k_limit;
+}
+}  // namespace
+
 Result<TimeNs> parse_rfc3339(std::string_view s) {
   auto bad = [&] { return fail(Errc::invalid_argument, "'" + std::string(s) + "' is not an RFC 3339 time"); };
   std::tm tm{};
@@ -122,6 +132,7 @@ Result<TimeNs> parse_rfc3339(std::string_view s) {
   }
   if (pos != s.size()) return bad();
   time_t secs = timegm(&tm) - offset;
+  if (!fits_time_ns(secs)) return bad();
   return static_cast<TimeNs>(secs) * 1'000'000'000 + nanos;
 }
 
@@ -148,7 +159,7 @@ Result<TimeNs> parse_time(std::string_view s) {
   if (!valid_fields(tm)) return bad();
   tm.tm_isdst = -1;
   time_t secs = mktime(&tm);
-  if (secs == static_cast<time_t>(-1)) return bad();
+  if (secs == static_cast<time_t>(-1) || !fits_time_ns(secs)) return bad();
   return static_cast<TimeNs>(secs) * 1'000'000'000;
 }
 

@@ -19,7 +19,8 @@ std::string format_rfc3339(TimeNs t);
 // Local "YYYY-MM-DD HH:MM:SS" for tables.
 std::string format_local(TimeNs t);
 
-// Parses RFC 3339 ("Z" or "+hh:mm" offset, optional fraction).
+// Parses RFC 3339 ("Z" or "+hh:mm" offset, optional fraction). Times that TimeNs
+// cannot hold (before 1678 or after 2261) are refused.
 Result<TimeNs> parse_rfc3339(std::string_view text);
 // Parses "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DDTHH:MM[:SS]" or "YYYY-MM-DD" as local time,
 // or any RFC 3339 time.

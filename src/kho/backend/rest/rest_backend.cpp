@@ -340,6 +340,30 @@ Result<ObjectInfo> RestBackend::stat(const Handle& handle) {
   return ObjectInfo{handle.name, *size};
 }
 
+}  // namespace
+
+Result<std::vector<ObjectInfo>> parse_rest_listing(const Bytes& body, const std::string& what) {
+  std::vector<ObjectInfo> out;
+  auto json = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (json.is_discarded() || !json.is_array())
+    return failf(Errc::io, "{}: the server's answer is not a JSON list ({})", what, body_excerpt(body));
+  out.reserve(json.size());
+  for (const auto& item : json) {
+    if (item.is_string())
+      return failf(Errc::unsupported,
+                   "{}: the server speaks version 1 of the REST protocol (names without sizes); kho needs version 2 "
+                   "(upgrade rest-server or rclone)",
+                   what);
+    if (!item.is_object() || !item.contains("name") || !item["name"].is_string() || !item.contains("size") ||
+        !item["size"].is_number_unsigned())
+      return failf(Errc::io, "{}: unexpected entry in the server's listing: {}", what, item.dump());
+    out.push_back({item["name"].get<std::string>(), item["size"].get<std::uint64_t>()});
+  }
+  return out;
+}
+
+namespace {
+
 Result<std::vector<ObjectInfo>> RestBackend::list(ObjectType type) {
   std::vector<ObjectInfo> out;
   const std::string what = fmt::format("listing {} in {}", type_dir(type), m_location.redacted);
@@ -358,22 +382,7 @@ Result<std::vector<ObjectInfo>> RestBackend::list(ObjectType type) {
   if (response.status != 200) return status_error(what, nullptr, response);
   if (response.body_too_long) return failf(Errc::io, "{}: the listing is larger than {} bytes", what, k_max_listing);
 
-  auto json = nlohmann::json::parse(response.body.begin(), response.body.end(), nullptr, false);
-  if (json.is_discarded() || !json.is_array())
-    return failf(Errc::io, "{}: the server's answer is not a JSON list ({})", what, body_excerpt(response.body));
-  out.reserve(json.size());
-  for (const auto& item : json) {
-    if (item.is_string())
-      return failf(Errc::unsupported,
-                   "{}: the server speaks version 1 of the REST protocol (names without sizes); kho needs version 2 "
-                   "(upgrade rest-server or rclone)",
-                   what);
-    if (!item.is_object() || !item.contains("name") || !item["name"].is_string() || !item.contains("size") ||
-        !item["size"].is_number_unsigned())
-      return failf(Errc::io, "{}: unexpected entry in the server's listing: {}", what, item.dump());
-    out.push_back({item["name"].get<std::string>(), item["size"].get<std::uint64_t>()});
-  }
-  return out;
+  return parse_rest_listing(response.body, what);
 }
 
 Status RestBackend::remove(const Handle& handle) {

@@ -50,4 +50,9 @@ namespace kho::backend {
 // Nothing is sent to the server until the first operation.
 Result<std::unique_ptr<Backend>> open_rest(const std::string& location, const BackendOptions& options);
 
+// Parses the body of a v2 listing (`[{"name": str, "size": n}, ...]`); `what`
+// names the listing in errors. Errc::unsupported for a v1 listing (names only),
+// Errc::io for anything else that is not such a list. Names are not checked here.
+Result<std::vector<ObjectInfo>> parse_rest_listing(const Bytes& body, const std::string& what);
+
 }  // namespace kho::backend

@@ -24,6 +24,13 @@ namespace kho::backend {
 
 namespace sftp {
 
+std::optional<ObjectInfo> listing_entry(const char* name, std::uint8_t type, std::uint64_t size, bool objects_only) {
+  const std::string_view n = name ? name : "";
+  if (n == "." || n == "..") return std::nullopt;
+  if (objects_only && (is_temporary_name(n) || type != SSH_FILEXFER_TYPE_REGULAR)) return std::nullopt;
+  return ObjectInfo{std::string(n), size};
+}
+
 namespace {
 
 constexpr std::array<ObjectType, 5> k_dir_types = {ObjectType::key, ObjectType::data, ObjectType::index,
@@ -264,12 +271,8 @@ Status SftpBackend::list_dir(SftpConnection& c, const std::string& dir, std::vec
       if (sftp_dir_eof(d.get())) break;
       return tl::unexpected(c.error("listing " + dir + " in repository " + m_display));
     }
-    std::string_view name = entry->name ? entry->name : "";
-    if (name == "." || name == "..") continue;
-    if (objects_only && (is_temporary_name(name) ||
-                         !is_regular(entry.get())))
-      continue;
-    out.push_back({std::string(name), entry->size});
+    if (auto object = listing_entry(entry->name, entry->type, entry->size, objects_only))
+      out.push_back(std::move(*object));
   }
   c.arm();
   if (sftp_closedir(d.release()) != 0) return tl::unexpected(c.error("listing " + dir + " in repository " + m_display));

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "kho/backend/backend.hpp"
@@ -32,5 +33,15 @@ namespace kho::backend {
 // sftp_location.hpp). Fails with Errc::invalid_argument for a bad location or
 // option. Nothing is sent to the server until the first operation.
 Result<std::unique_ptr<Backend>> open_sftp(const std::string& location, const BackendOptions& options);
+
+namespace sftp {
+
+// One entry of a directory listing as the server sent it (libssh's name, type
+// SSH_FILEXFER_TYPE_* and size): what list() makes of it, or nothing for "." and
+// "..", and, with `objects_only`, for temporary files and non-regular files.
+// A null name is the empty name.
+std::optional<ObjectInfo> listing_entry(const char* name, std::uint8_t type, std::uint64_t size, bool objects_only);
+
+}  // namespace sftp
 
 }  // namespace kho::backend

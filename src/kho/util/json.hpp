@@ -1,0 +1,41 @@
+// Integer fields of the JSON objects kho reads back (config, key files,
+// snapshots, locks), which may be damaged or hostile.
+//
+// nlohmann's get<T>() converts by a plain cast: a float outside T's range is
+// undefined behaviour, and 4294967297 read as a uint32 becomes 1. These read
+// only integers that fit T, and otherwise throw nlohmann::json::type_error (not
+// an integer) or nlohmann::json::out_of_range, which the parsers already catch
+// and report as a malformed object.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace kho {
+
+template <class T>
+T json_integer(const nlohmann::json& j) {
+  static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
+  if (j.is_number_unsigned()) {
+    const auto v = j.get<std::uint64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else if (j.is_number_integer()) {
+    const auto v = j.get<std::int64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else {
+    throw nlohmann::json::type_error::create(302, std::string("type must be an integer, but is ") + j.type_name(), &j);
+  }
+  throw nlohmann::json::out_of_range::create(406, "integer " + j.dump() + " is out of range", &j);
+}
+
+// object[key] read as above, or `fallback` when the key is absent (as json::value()).
+template <class T>
+T json_integer(const nlohmann::json& object, const char* key, T fallback) {
+  const auto it = object.find(key);
+  return it == object.end() ? fallback : json_integer<T>(*it);
+}
+
+}  // namespace kho
