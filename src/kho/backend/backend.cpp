@@ -2,10 +2,16 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+
 #include "kho/backend/local/local_backend.hpp"
 #include "kho/backend/rest/rest_backend.hpp"
-#include "kho/backend/wrap/retry_backend.hpp"
 #include "kho/backend/sftp/sftp_backend.hpp"
+#include "kho/backend/wrap/fault_backend.hpp"
+#include "kho/backend/wrap/retry_backend.hpp"
 #include "kho/util/url.hpp"
 
 namespace kho::backend {
@@ -57,9 +63,34 @@ Status check_option_prefixes(const BackendOptions& options) {
   return {};
 }
 
-Result<std::unique_ptr<Backend>> with_retries(Result<std::unique_ptr<Backend>> backend) {
+// The spec in KHO_FAULTS, parsed once; nullopt when the variable is unset or empty.
+const Result<std::optional<FaultSpec>>& fault_spec() {
+  static const Result<std::optional<FaultSpec>> spec = []() -> Result<std::optional<FaultSpec>> {
+    const char* env = std::getenv("KHO_FAULTS");
+    if (!env || !*env) return std::nullopt;
+    KHO_TRY_ASSIGN(FaultSpec parsed, parse_fault_spec(env));
+    return std::optional<FaultSpec>(std::move(parsed));
+  }();
+  return spec;
+}
+
+// Wraps an opened backend: faults (KHO_FAULTS) innermost, so that injected
+// transient errors go through the retries; remote backends, and any backend with
+// faults, get a RetryBackend.
+Result<std::unique_ptr<Backend>> wrap(Result<std::unique_ptr<Backend>> backend, bool remote) {
   if (!backend) return backend;
-  return std::unique_ptr<Backend>(std::make_unique<RetryBackend>(std::move(*backend)));
+  const auto& faults = fault_spec();
+  if (!faults) return tl::unexpected(faults.error());
+  RetryPolicy policy;
+  std::unique_ptr<Backend> out = std::move(*backend);
+  if (*faults) {
+    out = std::make_unique<FaultBackend>(std::move(out), **faults);
+    policy.first_delay = std::chrono::milliseconds((*faults)->retry_delay_ms);
+    policy.max_delay = std::max(policy.first_delay, std::chrono::milliseconds((*faults)->retry_delay_ms * 8));
+  } else if (!remote) {
+    return out;
+  }
+  return std::unique_ptr<Backend>(std::make_unique<RetryBackend>(std::move(out), policy));
 }
 
 }  // namespace
@@ -90,13 +121,14 @@ Result<std::unique_ptr<Backend>> open_location(const std::string& location, cons
   if (location.empty()) return fail(Errc::invalid_argument, "no repository location given");
   KHO_TRY_STATUS(check_option_prefixes(options));
   std::size_t n = scheme_length(location);
-  if (n == 0) return open_local(location);
+  if (n == 0) return wrap(open_local(location), false);
   std::string scheme = location.substr(0, n);
-  if (scheme == "local") return open_local(location.substr(n + 1));
-  if (scheme == "sftp" && location.compare(n, 3, "://") == 0) return with_retries(open_sftp(location, options));
-  if (scheme == "rest") return with_retries(open_rest(location, options));
+  if (scheme == "local") return wrap(open_local(location.substr(n + 1)), false);
+  if (scheme == "sftp" && location.compare(n, 3, "://") == 0) return wrap(open_sftp(location, options), true);
+  if (scheme == "rest") return wrap(open_rest(location, options), true);
   // "host:dir" style names are also plausible plain paths: an existing path wins.
-  if (path_exists(location) || path_exists(location.substr(0, location.find('/')))) return open_local(location);
+  if (path_exists(location) || path_exists(location.substr(0, location.find('/'))))
+    return wrap(open_local(location), false);
   return failf(Errc::unsupported,
                "repository location scheme '{}:' is not supported; use a local path, local:PATH, "
                "sftp://[user@]host[:port]/path or rest:http(s)://host:port/path "

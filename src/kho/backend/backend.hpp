@@ -86,6 +86,9 @@ using BackendOptions = std::map<std::string, std::string>;
 // handle (the message names the scheme only, never credentials) and with
 // Errc::invalid_argument for an empty path. Nothing is touched on disk.
 // Remote backends are wrapped in a RetryBackend (transient errors retried with backoff).
+// When the environment variable KHO_FAULTS holds a fault spec (a testing aid, see
+// fault_backend.hpp), every backend is wrapped in a FaultBackend inside a
+// RetryBackend; a malformed spec fails with Errc::invalid_argument.
 Result<std::unique_ptr<Backend>> open_location(const std::string& location, const BackendOptions& options = {});
 
 // Fails with Errc::permission when the backend refuses deletions (an append-only

@@ -21,7 +21,16 @@ Status run_copy(Context& ctx, const CopyArgs& args) {
   KHO_TRY_ASSIGN(auto destination_lock, ctx.lock(*destination, false, "copy"));
   KHO_TRY_STATUS(source->load_index());
   KHO_TRY_STATUS(destination->load_index());
-  KHO_TRY_ASSIGN(auto selected, ctx.select_snapshots(*source, args.snapshots, args.filter.filter(), "not copied"));
+  std::vector<repo::SnapshotRef> selected;
+  std::vector<Error> unreadable;  // source snapshots that cannot be read: the copy is incomplete
+  if (args.snapshots.empty()) {
+    KHO_TRY_ASSIGN(auto all, source->list_snapshots(&unreadable));
+    for (const auto& e : unreadable) ctx.warn("{} (not copied)", e.message());
+    for (auto& s : all)
+      if (args.filter.filter().matches(s.snapshot)) selected.push_back(std::move(s));
+  } else {
+    KHO_TRY_ASSIGN(selected, ctx.select_snapshots(*source, args.snapshots, args.filter.filter(), "not copied"));
+  }
   if (!engine::same_blob_id_space(*source, *destination))
     ctx.verbose("the repositories do not share chunker parameters: file contents are re-chunked");
 
@@ -69,6 +78,10 @@ Status run_copy(Context& ctx, const CopyArgs& args) {
               result->snapshots.size() - copied, result->blobs_copied, format_size(result->bytes_added),
               format_size(result->raw_added), result->rechunked ? "; contents re-chunked" : "");
   }
+  if (!unreadable.empty())
+    return failf(Errc::failed,
+                 "{} snapshot(s) of {} could not be read and were not copied (see above); run 'kho check' on it",
+                 unreadable.size(), source->location());
   return {};
 }
 }  // namespace

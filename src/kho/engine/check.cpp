@@ -174,6 +174,8 @@ void Checker::read_pack(const Id& pack_id) {
     if (cancelled()) return;
     std::uint64_t n = std::min(k_segment, size - pos);
     auto segment = m_repo.backend().load(handle, pos, n);
+    if (segment && segment->size() != n)
+      segment = failf(Errc::corruption, "{} bytes returned instead of {} at offset {}", segment->size(), n, pos);
     if (!segment) {
       error(what, "cannot be read: " + segment.error().message());
       for (; next < indexed.size(); ++next) damaged(indexed[next], "cannot be read");
@@ -217,7 +219,10 @@ void Checker::read_pack(const Id& pack_id) {
     // A header longer than the last segment: read exactly the tail it needs.
     ByteReader length(ByteSpan(last_segment).subspan(last_segment.size() - 4), what);
     std::uint64_t tail = std::uint64_t{*length.u32()} + 4;
-    auto bytes = m_repo.backend().load(handle, size - tail, tail);
+    auto bytes = tail <= size ? m_repo.backend().load(handle, size - tail, tail)
+                              : Result<Bytes>(failf(Errc::corruption, "its header length {} exceeds its size", tail));
+    if (bytes && bytes->size() != tail)
+      bytes = failf(Errc::corruption, "{} bytes returned instead of {}", bytes->size(), tail);
     if (!bytes) {
       error(what, "header cannot be read: " + bytes.error().message());
       return;

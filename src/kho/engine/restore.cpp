@@ -210,8 +210,11 @@ Status Restorer::create_one(Item& item, std::size_t index) {
       int fd = ::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (fd < 0) return fail_errno("cannot create " + item.rel, errno);
       Fd file(fd);
-      if (all_indexed && n.size > 0 && ::ftruncate(fd, static_cast<off_t>(n.size)) != 0)
-        return fail_errno("cannot size " + item.rel, errno);
+      if (all_indexed && n.size > 0 && ::ftruncate(fd, static_cast<off_t>(n.size)) != 0) {
+        int err = errno;
+        ::unlinkat(dir.get(), name.c_str(), 0);  // not left behind looking like an empty file
+        return fail_errno("cannot size " + item.rel, err);
+      }
       auto state = std::make_unique<FileState>();
       state->remaining = n.content.size();
       m_files[index] = std::move(state);

@@ -19,7 +19,12 @@ void read_pack_blobs(backend::Backend& backend, const Id& pack_id, const std::ve
       end = std::max<std::uint64_t>(end, blobs[j].offset + blobs[j].stored_length);
       ++j;
     }
-    auto bytes = backend.load(backend::Handle{backend::ObjectType::data, pack_id.hex()}, start, end - start);
+    backend::Handle handle{backend::ObjectType::data, pack_id.hex()};
+    auto bytes = backend.load(handle, start, end - start);
+    // A backend that breaks its contract must not make us read past the buffer.
+    if (bytes && bytes->size() != end - start)
+      bytes = failf(Errc::corruption, "{} returned {} bytes instead of {} at offset {}", backend::describe(handle),
+                    bytes->size(), end - start, start);
     for (std::size_t k = i; k < j; ++k) {
       if (!bytes) {
         visit(k, tl::unexpected<Error>(bytes.error()));

@@ -1,15 +1,17 @@
 #include "kho/backend/local/local_backend.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
 #include <memory>
 #include <random>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "kho/backend/object_names.hpp"
 #include "kho/util/fd.hpp"
@@ -227,7 +229,17 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
   auto written = write_all(fd->get(), data, what)
                      .and_then([&] { return fsync_fd(fd->get(), what); })
                      .and_then([&] { return fd->close(what); });
-  if (!written) return object_error(m_root, handle, "saving", written.error());
+  if (!written) {
+    auto error = object_error(m_root, handle, "saving", written.error());
+    struct statvfs vfs;
+    if (::statvfs(dir.c_str(), &vfs) == 0 && std::uint64_t{vfs.f_bavail} * vfs.f_frsize < data.size())
+      return tl::unexpected(Error(error.value().code(),
+                                  error.value().message() +
+                                      "; the file system holding the repository is full: free space (kho forget, "
+                                      "then kho prune) or move the repository to a larger disk",
+                                  error.value().transient()));
+    return error;
+  }
   if (::rename(temp.path().c_str(), path.c_str()) != 0)
     return object_error(m_root, handle, "saving", errno);
   temp.committed();
