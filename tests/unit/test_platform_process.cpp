@@ -1,10 +1,14 @@
-#include <catch2/catch.hpp>
-
-#include <chrono>
-#include <csignal>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+
+#include "kho/platform/child.hpp"
 #include "kho/platform/process.hpp"
 
 using namespace kho;
@@ -185,4 +189,49 @@ TEST_CASE("run_capture returns the whole output or the failure", "[platform][pro
   REQUIRE_FALSE(failed);
   CHECK(failed.error().code() == Errc::failed);
   CHECK_THAT(failed.error().message(), Catch::Contains("status 2"));
+}
+
+TEST_CASE("run_capture keeps output larger than its first buffer", "[platform][process]") {
+  auto out = run_capture("head -c 20000 /dev/zero | tr '\\0' x; echo; echo second");
+  REQUIRE(out);
+  CHECK(out->size() == 20000 + 1 + 7);
+  CHECK(out->substr(20001) == "second\n");
+}
+
+TEST_CASE("a secret taken from the environment is gone from it and from children", "[platform][process]") {
+  ::setenv("KHO_TEST_SECRET_VAR", "s3cret-in-env", 1);
+  const char* before = std::getenv("KHO_TEST_SECRET_VAR");
+  REQUIRE(before != nullptr);
+  const char* storage = before;  // setenv's copy: overwritten in place, not just unlinked
+  SecretString value = take_environment_secret("KHO_TEST_SECRET_VAR");
+  CHECK(value.value() == "s3cret-in-env");
+  CHECK(std::getenv("KHO_TEST_SECRET_VAR") == nullptr);
+  CHECK(std::string(storage, 13).find_first_not_of('\0') == std::string::npos);
+  auto out = run_capture("echo \"[${KHO_TEST_SECRET_VAR-unset}]\"");
+  REQUIRE(out);
+  CHECK(*out == "[unset]\n");
+  CHECK(take_environment_secret("KHO_TEST_SECRET_VAR").empty());
+}
+
+TEST_CASE("protecting secrets disables core files and ptrace; children get the core limit back",
+          "[platform][process]") {
+  struct rlimit before {};
+  REQUIRE(::getrlimit(RLIMIT_CORE, &before) == 0);
+  protect_secrets_in_memory();
+  struct rlimit now {};
+  REQUIRE(::getrlimit(RLIMIT_CORE, &now) == 0);
+  CHECK(now.rlim_cur == 0);
+  CHECK(now.rlim_max == before.rlim_max);
+  CHECK(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+  ChildOptions child;
+  child.argv = {"sh", "-c", "ulimit -S -c"};
+  auto r = run_child(child);
+  REQUIRE(r);
+  const std::string expected = before.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(before.rlim_cur / 1024);
+  CHECK(r->out == expected + "\n");
+  // Leave the test process as it was for the other tests.
+  restore_core_limit();
+  ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  REQUIRE(::getrlimit(RLIMIT_CORE, &now) == 0);
+  CHECK(now.rlim_cur == before.rlim_cur);
 }

@@ -74,6 +74,7 @@ GearTable derive_gear(ByteSpan seed) {
     std::uint64_t v = 0;
     for (int b = 7; b >= 0; --b) v = v << 8 | out[b];
     gear[i] = v;
+    sodium_memzero(out, sizeof out);
   }
   return gear;
 }
@@ -85,6 +86,9 @@ Chunker::Chunker(const Params& params, const GearTable& gear) : m_params(params)
   m_mask_small = high_mask(std::min(bits + 2, 64U));
   m_mask_large = high_mask(bits > 3 ? bits - 2 : 1);
 }
+
+// The table is derived from the secret seed: it is key material.
+Chunker::~Chunker() { sodium_memzero(m_gear.data(), sizeof m_gear); }
 
 std::size_t Chunker::next_cut(ByteSpan data, bool at_eof) const {
   const std::size_t n = data.size();

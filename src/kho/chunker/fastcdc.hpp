@@ -38,6 +38,9 @@ class Chunker {
 public:
   // REQUIRES: validate(params) succeeds. Keeps its own copy of `gear`.
   Chunker(const Params& params, const GearTable& gear);
+  Chunker(const Chunker&) = default;
+  Chunker& operator=(const Chunker&) = default;
+  ~Chunker();  // wipes the gear table
 
   // Length of the first chunk of `data`. When `at_eof` is false and no cut point
   // is found before the end of `data` (and data.size() < max_size), returns 0:

@@ -1,12 +1,12 @@
 #include <malloc.h>
 #include <signal.h>
-#include <unistd.h>
-
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "kho/cli/cli.hpp"
 #include "kho/cli/context.hpp"
 #include "kho/crypto/crypto.hpp"
+#include "kho/platform/process.hpp"
 
 namespace kho::cli {
 
@@ -101,6 +101,9 @@ void limit_option_args(CLI::App& app) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // Before any password or key is read, and before any thread starts.
+  platform::protect_secrets_in_memory();
+  take_password_variables();
   crypto::init();
   install_signal_handlers();
   raise_fd_limit();

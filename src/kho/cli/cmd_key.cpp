@@ -11,7 +11,7 @@ struct KeyArgs {
 
 Result<SecretString> new_password(const KeyArgs& args) {
   if (!args.new_password_file.empty()) return read_password_file(args.new_password_file, "the new password file");
-  if (const char* env = std::getenv("KHO_NEW_PASSWORD"); env && *env) return SecretString(env);
+  if (SecretString env = password_variable("KHO_NEW_PASSWORD"); !env.empty()) return env;
   KHO_TRY_ASSIGN(SecretString pw, platform::read_password("New password: "));
   KHO_TRY_ASSIGN(SecretString again, platform::read_password("Repeat the new password: "));
   if (pw.value() != again.value()) return fail(Errc::invalid_argument, "the passwords do not match");

@@ -1,24 +1,23 @@
 #include "kho/cli/context.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
+#include <map>
 #include <mutex>
 
 #include "kho/backend/wrap/retry_backend.hpp"
 #include "kho/platform/process.hpp"
 #include "kho/platform/terminal.hpp"
+#include "kho/util/fd.hpp"
 
 namespace kho::cli {
 
 namespace {
-std::string strip_newline(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 // Display width of UTF-8 text: counts code points (good enough for tables).
 std::size_t display_width(const std::string& s) {
   std::size_t n = 0;
@@ -26,14 +25,51 @@ std::size_t display_width(const std::string& s) {
     if ((c & 0xC0) != 0x80) ++n;
   return n;
 }
+
+// The length of the first line of `text` without its line ending.
+std::size_t first_line_length(std::string_view text) {
+  std::size_t n = std::min(text.find('\n'), text.size());
+  while (n > 0 && (text[n - 1] == '\r' || text[n - 1] == '\n')) --n;
+  return n;
+}
+
+// Passwords taken out of the environment by take_password_variables().
+std::map<std::string, SecretString>& taken_variables() {
+  static std::map<std::string, SecretString> taken;
+  return taken;
+}
 }  // namespace
 
+void take_password_variables() {
+  for (const char* name : {"KHO_PASSWORD", "KHO_FROM_PASSWORD", "KHO_NEW_PASSWORD"}) {
+    SecretString value = platform::take_environment_secret(name);
+    if (!value.empty()) taken_variables()[name] = std::move(value);
+  }
+}
+
+SecretString password_variable(const std::string& name) {
+  if (auto it = taken_variables().find(name); it != taken_variables().end()) return it->second;
+  if (const char* env = std::getenv(name.c_str()); env && *env) return SecretString(env);
+  return SecretString();
+}
+
 Result<SecretString> read_password_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(Errc::invalid_argument, "cannot read " + what + " " + path);
-  std::string line;
-  std::getline(in, line);
-  SecretString pw(strip_newline(std::move(line)));
+  // Read with plain read(2) into a buffer that is wiped: a stream's own buffer
+  // would be freed with the password still in it.
+  auto fd = open_fd(path, O_RDONLY);
+  if (!fd) return fail(Errc::invalid_argument, "cannot read " + what + " " + path);
+  SecretBytes buf(64 * 1024);  // a first line longer than this is cut there
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t n = ::read(fd->get(), buf.data() + got, buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(Errc::invalid_argument, "cannot read " + what + " " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+    if (std::memchr(buf.data(), '\n', got) != nullptr) break;
+  }
+  std::string_view text(reinterpret_cast<const char*>(buf.data()), got);
+  SecretString pw(std::string(text.substr(0, first_line_length(text))));
   if (pw.empty()) return fail(Errc::invalid_argument, what + " " + path + " is empty");
   return pw;
 }
@@ -43,13 +79,12 @@ Result<SecretString> get_password(const PasswordSource& source, bool confirm) {
   if (!source.command.empty()) {
     auto out = platform::run_capture(source.command);
     if (!out) return tl::unexpected(out.error().with_context(source.command_option));
-    std::string first = out->substr(0, out->find('\n'));
-    secure_wipe(out->data(), out->size());
-    SecretString pw(strip_newline(std::move(first)));
+    SecretString pw(std::string(out->data(), first_line_length(*out)));
+    secure_wipe(out->data(), out->capacity());
     if (pw.empty()) return fail(Errc::invalid_argument, source.command_option + " printed an empty password");
     return pw;
   }
-  if (const char* env = std::getenv(source.env_var.c_str()); env && *env) return SecretString(env);
+  if (SecretString env = password_variable(source.env_var); !env.empty()) return env;
   if (!platform::is_terminal(STDIN_FILENO))
     return fail(Errc::invalid_argument, "no password given and no terminal to ask on: " + source.alternatives);
   KHO_TRY_ASSIGN(SecretString pw, platform::read_password(source.prompt));

@@ -48,6 +48,14 @@ struct PasswordSource {
 };
 Result<SecretString> get_password(const PasswordSource& source, bool confirm = false);
 
+// Moves KHO_PASSWORD, KHO_FROM_PASSWORD and KHO_NEW_PASSWORD out of the
+// environment (wiping them there) into memory, so that no hook, password
+// command or runbook step inherits them and /proc/PID/environ does not show
+// them. Called once at start-up, before any thread is started.
+void take_password_variables();
+// The value of such a variable: taken at start-up, else the environment's.
+SecretString password_variable(const std::string& name);
+
 class Context {
 public:
   GlobalOptions global;

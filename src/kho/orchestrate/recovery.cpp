@@ -952,6 +952,7 @@ class Recovery {
       log("cannot write the incident record {}: {}", path, std::strerror(errno));
       return;
     }
+    ::fchmod(fd, 0600);  // a file already there keeps its mode through O_TRUNC
     std::size_t done = 0;
     while (done < text.size()) {
       ssize_t w = ::write(fd, text.data() + done, text.size() - done);

@@ -1,9 +1,9 @@
 #include "kho/orchestrate/runner.hpp"
 
-#include <fmt/format.h>
-
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -154,8 +154,12 @@ public:
     return true;
   }
 
+  // What a hook is told: never the password nor the repository's credentials
+  // (a rest: location may carry user:password), which a hook has no use for.
   std::vector<std::pair<std::string, std::string>> hook_env() const {
-    return {{"KHO_POLICY", m_p.name}, {"KHO_REPOSITORY", m_p.repository}, {"KHO_SNAPSHOT", m_report.snapshot_id}};
+    return {{"KHO_POLICY", m_p.name},
+            {"KHO_REPOSITORY", backend::redact_location(m_p.repository)},
+            {"KHO_SNAPSHOT", m_report.snapshot_id}};
   }
 
   // After a failure: the on_failure hooks, told what failed; their own failures
@@ -230,8 +234,7 @@ public:
   // held until the run ends and released by the kernel if the process dies.
   Status lock_policy() {
     const auto dir = m_state->file().parent_path() / "locks";
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno(dir.string(), errno);
     const std::string path = (dir / (m_p.name + ".lock")).string();
     KHO_TRY_ASSIGN(m_lock, open_fd(path, O_RDWR | O_CREAT, 0600));
     if (flock(m_lock.get(), LOCK_EX | LOCK_NB) == 0) return {};

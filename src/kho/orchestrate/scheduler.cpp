@@ -282,7 +282,8 @@ void Scheduler::dispatch(TimeNs now) {
     if (m_running >= m_options.max_concurrent) break;
     Entry& entry = m_entries.at(name);
     if (entry.busy) continue;
-    auto slot = std::find_if(entry.slots.begin(), entry.slots.end(), [&](const Slot& s) { return s.job == job; });
+    const ScheduledJob& wanted = job;  // clang 14 cannot capture a structured binding
+    auto slot = std::find_if(entry.slots.begin(), entry.slots.end(), [&](const Slot& s) { return s.job == wanted; });
     start_job(entry, *slot, now);
   }
 }
@@ -339,7 +340,8 @@ void Scheduler::finish_job(std::uint64_t worker, const JobRequest& request, Time
   } else {
     std::string text = fmt::format("{} failed (attempt {}/{}) after {}: {}", to_string(job), request.attempt,
                                    request.attempts, took, result.error);
-    auto slot = std::find_if(entry.slots.begin(), entry.slots.end(), [&](const Slot& s) { return s.job == job; });
+    const ScheduledJob& wanted = job;  // clang 14 cannot capture a structured binding
+    auto slot = std::find_if(entry.slots.begin(), entry.slots.end(), [&](const Slot& s) { return s.job == wanted; });
     if (request.attempt >= request.attempts) {
       text += "; giving up";
     } else if (m_stopping || entry.removed || slot == entry.slots.end()) {

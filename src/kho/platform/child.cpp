@@ -14,6 +14,7 @@
 #include <map>
 #include <utility>
 
+#include "kho/platform/process.hpp"
 #include "kho/util/fd.hpp"
 
 extern char** environ;
@@ -63,6 +64,7 @@ std::vector<std::string> child_environment(const ChildOptions& o) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  restore_core_limit();  // kho keeps its own keys out of core files, not the child's data
   execvpe(argv[0], argv, envp);
   const char msg[] = "kho: cannot run the program: ";
   [[maybe_unused]] auto w = write(STDERR_FILENO, msg, sizeof msg - 1);

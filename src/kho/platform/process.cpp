@@ -1,14 +1,18 @@
 #include "kho/platform/process.hpp"
 
-#include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 
 #include "kho/util/fd.hpp"
 
@@ -146,18 +150,60 @@ Status ShellCommand::wait() {
 Result<std::string> run_capture(const std::string& command) {
   KHO_TRY_ASSIGN(ShellCommand child, ShellCommand::start(command));
   std::string out;
+  out.reserve(4096);
   std::uint8_t buf[4096];
   for (;;) {
     auto n = child.read(buf, sizeof buf);
     if (!n) {
       ::explicit_bzero(buf, sizeof buf);
+      ::explicit_bzero(out.data(), out.capacity());
       return tl::unexpected(n.error());
     }
     if (*n == 0) break;
+    if (out.size() + *n > out.capacity()) {
+      // Grow by hand: a reallocation by append() would free the old bytes unwiped.
+      std::string bigger;
+      bigger.reserve(2 * (out.size() + *n));
+      bigger.append(out);
+      ::explicit_bzero(out.data(), out.capacity());
+      out.swap(bigger);
+    }
     out.append(reinterpret_cast<const char*>(buf), *n);
   }
   ::explicit_bzero(buf, sizeof buf);  // the output may be a password
   KHO_TRY_STATUS(child.wait());
+  return out;
+}
+
+namespace {
+// The core limit found at the first protect_secrets_in_memory() call; written
+// once before any thread or child exists that reads it.
+struct rlimit g_saved_core_limit {};
+bool g_core_limit_saved = false;
+}  // namespace
+
+void protect_secrets_in_memory() {
+  if (!g_core_limit_saved && ::getrlimit(RLIMIT_CORE, &g_saved_core_limit) == 0) {
+    g_core_limit_saved = true;
+    struct rlimit none = g_saved_core_limit;
+    none.rlim_cur = 0;  // the hard limit stays, so children can get their limit back
+    ::setrlimit(RLIMIT_CORE, &none);
+  }
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+void restore_core_limit() noexcept {
+  if (g_core_limit_saved) ::setrlimit(RLIMIT_CORE, &g_saved_core_limit);
+}
+
+SecretString take_environment_secret(const char* name) {
+  char* value = std::getenv(name);
+  if (value == nullptr) return SecretString();
+  SecretString out{std::string(value)};
+  // The initial environment lives at the top of the stack, and /proc/PID/environ
+  // shows that memory: unsetenv() alone would leave the value there.
+  ::explicit_bzero(value, std::strlen(value));
+  ::unsetenv(name);
   return out;
 }
 

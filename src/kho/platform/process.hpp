@@ -9,10 +9,12 @@
 // one thread at a time.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
 
+#include <string>
+
 #include "kho/util/bytes.hpp"
+#include "kho/util/secret.hpp"
 
 namespace kho::platform {
 
@@ -50,7 +52,25 @@ private:
 };
 
 // Runs a command and captures its whole stdout (for --password-command).
-// Fails when it exits non-zero.
+// Fails when it exits non-zero. The output may be a secret: no copy of it is
+// left behind in freed memory while it is read.
 Result<std::string> run_capture(const std::string& command);
+
+// Keeps key material out of core dumps and away from other processes of the
+// same user: sets RLIMIT_CORE's soft limit to 0 and marks the process not
+// dumpable (PR_SET_DUMPABLE 0, which also refuses ptrace and makes /proc/PID
+// files root's). Call before a password or key is read; idempotent. Programs
+// started by run_child() get the core limit back (see restore_core_limit);
+// execve() makes them dumpable again.
+void protect_secrets_in_memory();
+
+// In a child between fork() and execve() (async-signal-safe): puts back the
+// core file size limit in force before protect_secrets_in_memory().
+void restore_core_limit() noexcept;
+
+// Takes the variable `name` out of the environment: returns its value (empty
+// when unset or empty), overwrites the value in place (so it also leaves
+// /proc/self/environ) and unsets it, so that no child inherits it.
+SecretString take_environment_secret(const char* name);
 
 }  // namespace kho::platform

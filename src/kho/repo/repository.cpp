@@ -40,6 +40,8 @@ Repository::Repository(std::unique_ptr<backend::Backend> backend, MasterKeys key
   m_gear = chunker::derive_gear(m_keys.chunker_seed.span());
 }
 
+Repository::~Repository() { secure_wipe(m_gear.data(), sizeof m_gear); }
+
 Result<std::unique_ptr<Repository>> Repository::init(std::unique_ptr<backend::Backend> backend,
                                                      const SecretString& password, const InitOptions& options) {
   crypto::init();
@@ -99,9 +101,20 @@ Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Ba
       last_error = file.error();
       continue;
     }
+    // A damaged key file would otherwise look like a wrong password. A key file
+    // moved under another name still opens (the AEAD vouches for its content);
+    // check reports the name.
+    std::optional<Error> mismatch;
+    if (auto id = Id::parse(info.name); id && crypto::sha256(*file) != *id)
+      mismatch = Error(Errc::corruption, fmt::format("keys/{} in repository {} does not match its name (SHA-256): "
+                                                     "it was modified or damaged",
+                                                     info.name, location));
     auto keys = open_key_file(*file, password, "keys/" + info.name);
     if (!keys) {
-      if (keys.error().code() != Errc::wrong_password) last_error = keys.error();
+      if (mismatch)
+        last_error = std::move(mismatch);
+      else if (keys.error().code() != Errc::wrong_password)
+        last_error = keys.error();
       continue;
     }
     auto content = open_object(*keys, ObjectType::config, *config_file, "config");
@@ -258,7 +271,14 @@ Result<std::vector<SnapshotRef>> Repository::list_snapshots(std::vector<Error>* 
 Result<SnapshotRef> Repository::find_snapshot(const std::string& spec, const SnapshotFilter& filter) const {
   if (spec == "latest" || spec == "latest-clean") {
     const bool clean = spec == "latest-clean";
-    KHO_TRY_ASSIGN(auto all, list_snapshots());
+    std::vector<Error> unreadable;
+    KHO_TRY_ASSIGN(auto all, list_snapshots(&unreadable));
+    // An unreadable snapshot may be the newest: picking another would be a silent substitution.
+    if (!unreadable.empty())
+      return tl::unexpected(unreadable.front().with_context(
+          fmt::format("cannot tell which snapshot is '{}' while {} snapshot(s) cannot be read (name a snapshot ID, "
+                      "or run 'kho check')",
+                      spec, unreadable.size())));
     std::size_t flagged = 0;
     for (auto it = all.rbegin(); it != all.rend(); ++it) {
       if (!filter.matches(it->snapshot)) continue;

@@ -87,6 +87,10 @@ public:
   // and not flagged as suspect), an ID or a unique ID prefix.
   Result<SnapshotRef> find_snapshot(const std::string& spec, const SnapshotFilter& filter = {}) const;
 
+  ~Repository();  // wipes the gear table (the keys wipe themselves)
+  Repository(const Repository&) = delete;
+  Repository& operator=(const Repository&) = delete;
+
   // Writes an index file covering `packs`; returns its ID.
   Result<Id> save_index(const IndexFile& file);
 
