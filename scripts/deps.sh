@@ -12,7 +12,8 @@ build_pkgs=(
   libcurl4-openssl-dev libssl-dev libexpected-dev tzdata
 )
 test_pkgs=(rsync attr restic openssh-server rclone python3 procps psmisc coreutils findutils
-  tar libarchive-tools zip unzip cpio gzip zstd xz-utils time sqlite3 openssl chromium)
+  tar libarchive-tools zip unzip cpio gzip zstd xz-utils time sqlite3 openssl chromium util-linux
+  clang-14 libclang-rt-14-dev)
 # examples/system: PostgreSQL 15 (Debian 12's), the web service, the HTTP checks.
 example_pkgs=(postgresql-15 postgresql-client-15 python3 curl util-linux)
 
