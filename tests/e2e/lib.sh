@@ -225,6 +225,17 @@ assert_sparse() {
   fi
 }
 
+# object_ids REPO KIND: the IDs of a local repository's objects of one kind
+# (data, index, snapshots, keys), sorted.
+object_ids() {
+  find "$1/$2" -type f -printf '%f\n' | grep -E '^[0-9a-f]{64}$' | LC_ALL=C sort
+}
+
+# pack_path REPO ID: the file of pack ID in local repository REPO.
+pack_path() {
+  echo "$1/data/${2:0:2}/$2"
+}
+
 # flip_byte FILE [OFFSET]: inverts the byte at OFFSET (default: the middle).
 flip_byte() {
   chmod u+w "$1" 2>/dev/null || true

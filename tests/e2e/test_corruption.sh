@@ -9,15 +9,6 @@ source "$(dirname "$0")/lib.sh"
 
 SIZE=20000000
 
-# Lists a repository's objects of one kind (data, index, snapshots) as IDs.
-object_ids() {
-  find "$1/$2" -type f -printf '%f\n' | grep -E '^[0-9a-f]{64}$' | LC_ALL=C sort
-}
-# The path of pack ID in repository DIR.
-pack_path() {
-  echo "$1/data/${2:0:2}/$2"
-}
-
 SRC=$TEST_DIR/src
 mkdir -p "$SRC/docs"
 random_file "$SRC/a.bin" $SIZE

@@ -12,12 +12,6 @@ source "$(dirname "$0")/lib.sh"
 # A hang is a failure: nothing here should take more than a few seconds.
 KHO_E2E_TIMEOUT=120
 
-object_ids() {
-  find "$1/$2" -type f -printf '%f\n' | grep -E '^[0-9a-f]{64}$' | LC_ALL=C sort
-}
-pack_path() {
-  echo "$1/data/${2:0:2}/$2"
-}
 # fresh_copy NAME: a copy of the pristine repository at $TEST_DIR/NAME, made the
 # current repository; its path is in $R.
 fresh_copy() {

@@ -14,7 +14,10 @@ namespace {
 // `bits` one-bits in the most significant positions. With a left-shifting gear
 // hash, bit j of the hash mixes the last j+1 bytes, so the top bits see the whole
 // 64-byte window and the low bits only the most recent bytes.
-constexpr std::uint64_t high_mask(unsigned bits) { return bits == 0 ? 0 : ~std::uint64_t{0} << (64 - bits); }
+constexpr std::uint64_t high_mask(unsigned bits) {
+  if (bits == 0) return 0;
+  return bits >= 64 ? ~std::uint64_t{0} : ~std::uint64_t{0} << (64 - bits);
+}
 
 // Rolls the gear hash over p[i, end) and returns the offset just past the first
 // byte at which (h & mask) == 0, or 0 when there is none. Unrolled by 8: the only

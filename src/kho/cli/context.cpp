@@ -79,8 +79,9 @@ Result<SecretString> get_password(const PasswordSource& source, bool confirm) {
   if (!source.command.empty()) {
     auto out = platform::run_capture(source.command);
     if (!out) return tl::unexpected(out.error().with_context(source.command_option));
-    SecretString pw(std::string(out->data(), first_line_length(*out)));
-    secure_wipe(out->data(), out->capacity());
+    std::string& text = *out;
+    SecretString pw(text.substr(0, first_line_length(text)));
+    secure_wipe(text.data(), text.capacity());
     if (pw.empty()) return fail(Errc::invalid_argument, source.command_option + " printed an empty password");
     return pw;
   }

@@ -779,6 +779,7 @@ AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th)
   result.flagged = score >= th.threshold - 1e-9;
 
   std::vector<const Signal*> order;
+  order.reserve(signals.size());
   for (const auto& s : signals) order.push_back(&s);
   std::stable_sort(order.begin(), order.end(),
                    [](const Signal* a, const Signal* b) { return a->contribution() > b->contribution(); });

@@ -125,19 +125,15 @@ void Checker::check_keys() {
   for (const auto& info : *infos) {
     const Handle handle{ObjectType::key, info.name};
     const std::string what = backend::describe(handle);
-    auto id = Id::parse(info.name);
-    if (!id) {
+    if (!Id::parse(info.name)) {
       m_result.hints.push_back(what + " is not a key file name; ignored");
       continue;
     }
-    if (info.size > 64 * 1024) {
-      error(what, fmt::format("is {} bytes, too large to be a key file", info.size));
-      continue;
-    }
-    auto bytes = m_repo.backend().load(handle);
+    auto bytes = repo::load_key_file(m_repo.backend(), info);
     if (!bytes)
-      error(what, "cannot be read: " + bytes.error().message());
-    else if (crypto::sha256(*bytes) != *id)
+      error(what, bytes.error().code() == Errc::corruption ? bytes.error().message()
+                                                           : "cannot be read: " + bytes.error().message());
+    else if (!repo::key_file_matches_name(*bytes, info.name))
       error(what, "does not match its name (SHA-256): it was modified or swapped");
   }
 }

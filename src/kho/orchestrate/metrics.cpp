@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "kho/util/atomic_file.hpp"
 #include "kho/util/fd.hpp"
 
 namespace kho::orchestrate {
@@ -57,6 +58,7 @@ struct Family {
 
 std::string render_metrics(const std::vector<PolicyMetrics>& policies, TimeNs now) {
   std::vector<const PolicyMetrics*> sorted;
+  sorted.reserve(policies.size());
   for (const auto& p : policies) sorted.push_back(&p);
   std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->policy < b->policy; });
 
@@ -113,29 +115,7 @@ std::string render_metrics(const std::vector<PolicyMetrics>& policies, TimeNs no
 }
 
 Status write_metrics_file(const std::filesystem::path& path, const std::string& text) {
-  const std::string target = path.string();
-  if (path.filename().empty()) return failf(Errc::invalid_argument, "metrics file '{}' names no file", target);
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string temp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (!fd) return fail_errno("writing metrics file " + target, errno);
-  bool published = false;
-  struct RemoveTemp {
-    const std::string& temp;
-    const bool& published;
-    ~RemoveTemp() {
-      if (!published) ::unlink(temp.c_str());
-    }
-  } cleanup{temp, published};
-
-  const std::string what = "writing metrics file " + target;
-  KHO_TRY_STATUS(write_all(fd.get(), as_bytes(text), what));
-  if (::fchmod(fd.get(), 0644) != 0) return fail_errno(what, errno);
-  KHO_TRY_STATUS(fsync_fd(fd.get(), what));
-  KHO_TRY_STATUS(fd.close(what));
-  if (::rename(temp.c_str(), target.c_str()) != 0) return fail_errno(what, errno);
-  published = true;
-  return fsync_dir(dir.string());
+  return replace_file(path, text, 0644, "metrics file");
 }
 
 Result<PolicyMetrics> policy_metrics(const Policy& policy, StateDb& state) {

@@ -258,12 +258,14 @@ Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   if (auto a = map(top.get("anomaly"), {"threshold", "changed_share", "encrypted_share", "min_files", "enabled"})) {
     auto share = [&](std::string_view key) -> std::optional<double> {
       auto f = a->get(key);
-      auto text = string(f);
-      if (!text) return std::nullopt;
+      auto given = string(f);
+      if (!given) return std::nullopt;
+      const std::string& text = *given;
       double v = 0;
-      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-      if (ec != std::errc() || end != text->data() + text->size() || !(v > 0) || v > 10) {
-        issue(*f, fmt::format("expected a number above 0 (e.g. 0.6), got '{}'", *text));
+      const char* last = text.data() + text.size();
+      auto [end, ec] = std::from_chars(text.data(), last, v);
+      if (ec != std::errc() || end != last || !(v > 0) || v > 10) {
+        issue(*f, fmt::format("expected a number above 0 (e.g. 0.6), got '{}'", text));
         return std::nullopt;
       }
       return v;

@@ -11,6 +11,7 @@
 
 #include "kho/backend/backend.hpp"
 #include "kho/orchestrate/recovery.hpp"
+#include "kho/util/atomic_file.hpp"
 #include "kho/util/fd.hpp"
 
 namespace kho::orchestrate {
@@ -351,28 +352,7 @@ Result<ReadinessReport> build_report(const std::vector<Policy>& policies, const 
 }
 
 Status write_report_file(const std::filesystem::path& path, std::string_view text) {
-  const std::string target = path.string();
-  const std::string what = "writing report " + target;
-  if (path.filename().empty()) return failf(Errc::invalid_argument, "report file '{}' names no file", target);
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string temp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (!fd) return fail_errno(what, errno);
-  bool published = false;
-  struct RemoveTemp {
-    const std::string& temp;
-    const bool& published;
-    ~RemoveTemp() {
-      if (!published) ::unlink(temp.c_str());
-    }
-  } cleanup{temp, published};
-  KHO_TRY_STATUS(write_all(fd.get(), as_bytes(text), what));
-  if (::fchmod(fd.get(), 0644) != 0) return fail_errno(what, errno);
-  KHO_TRY_STATUS(fsync_fd(fd.get(), what));
-  KHO_TRY_STATUS(fd.close(what));
-  if (::rename(temp.c_str(), target.c_str()) != 0) return fail_errno(what, errno);
-  published = true;
-  return fsync_dir(dir.string());
+  return replace_file(path, text, 0644, "report");
 }
 
 }  // namespace kho::orchestrate

@@ -713,6 +713,7 @@ RunbookLoadResult load_runbook_files(const std::vector<std::filesystem::path>& f
 
 void check_runbook_policies(RunbookLoadResult& result, const std::vector<Policy>& policies) {
   std::vector<std::string> known;
+  known.reserve(policies.size());
   for (const auto& p : policies) known.push_back(p.name);
   std::sort(known.begin(), known.end());
   std::string known_text;

@@ -498,7 +498,7 @@ void Scheduler::reload(std::vector<Policy> policies) {
     Entry& old = it->second;
     for (Slot& slot : entry->slots) {
       for (Slot& before : old.slots) {
-        if (before.job == slot.job) slot.pending = std::move(before.pending);
+        if (before.job == slot.job) slot.pending = before.pending;
       }
     }
     entry->busy = old.busy;

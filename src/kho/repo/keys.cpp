@@ -92,4 +92,15 @@ Result<MasterKeys> open_key_file(ByteSpan file, const SecretString& password, co
   return keys;
 }
 
+Result<Bytes> load_key_file(backend::Backend& backend, const backend::ObjectInfo& info) {
+  if (info.size > k_max_key_file_size)
+    return failf(Errc::corruption, "is {} bytes, too large to be a key file", info.size);
+  return backend.load(backend::Handle{backend::ObjectType::key, info.name});
+}
+
+bool key_file_matches_name(ByteSpan file, std::string_view name) {
+  auto id = Id::parse(name);
+  return id && crypto::sha256(file) == *id;
+}
+
 }  // namespace kho::repo

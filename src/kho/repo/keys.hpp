@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "kho/backend/backend.hpp"
 #include "kho/crypto/crypto.hpp"
 #include "kho/util/secret.hpp"
 #include "kho/util/time.hpp"
@@ -42,5 +43,16 @@ Result<KeyFileInfo> parse_key_file(ByteSpan file, const std::string& what);
 // Unwraps a key file. Errc::wrong_password when the password does not open it,
 // Errc::corruption when the file is malformed.
 Result<MasterKeys> open_key_file(ByteSpan file, const SecretString& password, const std::string& what);
+
+// Key files are small: one listed larger than this is refused before it is read.
+inline constexpr std::uint64_t k_max_key_file_size = 64 * 1024;
+
+// Loads the key file `info` lists, after checking its listed size (Errc::corruption,
+// "is N bytes, too large to be a key file", when it is above k_max_key_file_size).
+Result<Bytes> load_key_file(backend::Backend& backend, const backend::ObjectInfo& info);
+
+// Whether `file` is what keys/<name> must hold: key files are named by the SHA-256
+// of their bytes. False for a name that is not an ID.
+bool key_file_matches_name(ByteSpan file, std::string_view name);
 
 }  // namespace kho::repo

@@ -36,7 +36,7 @@ bool SnapshotFilter::matches(const Snapshot& s) const {
 }
 
 Repository::Repository(std::unique_ptr<backend::Backend> backend, MasterKeys keys, Id key_id, RepoConfig config)
-    : m_backend(std::move(backend)), m_keys(std::move(keys)), m_key_id(key_id), m_config(std::move(config)) {
+    : m_backend(std::move(backend)), m_keys(std::move(keys)), m_key_id(key_id), m_config(config) {
   m_gear = chunker::derive_gear(m_keys.chunker_seed.span());
 }
 
@@ -68,7 +68,7 @@ Result<std::unique_ptr<Repository>> Repository::init(std::unique_ptr<backend::Ba
   Bytes sealed = seal_object(keys, ObjectType::config, as_bytes(json), false);
   // The config is written last: a repository without it does not exist yet.
   KHO_TRY_STATUS(backend->save(Handle{ObjectType::config, ""}, sealed));
-  return std::unique_ptr<Repository>(new Repository(std::move(backend), std::move(keys), key_id, std::move(config)));
+  return std::unique_ptr<Repository>(new Repository(std::move(backend), std::move(keys), key_id, config));
 }
 
 Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Backend> backend,
@@ -91,21 +91,18 @@ Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Ba
   std::sort(key_infos.begin(), key_infos.end(), [](auto& a, auto& b) { return a.name < b.name; });
   std::optional<Error> last_error;
   for (const auto& info : key_infos) {
-    if (info.size > 64 * 1024) {
-      last_error =
-          Error(Errc::corruption, fmt::format("keys/{} is {} bytes, too large to be a key file", info.name, info.size));
-      continue;
-    }
-    auto file = backend->load(Handle{ObjectType::key, info.name});
+    auto file = load_key_file(*backend, info);
     if (!file) {
-      last_error = file.error();
+      // The backend names the file in its own errors; the size check does not.
+      last_error =
+          file.error().code() == Errc::corruption ? file.error().with_context("keys/" + info.name) : file.error();
       continue;
     }
     // A damaged key file would otherwise look like a wrong password. A key file
     // moved under another name still opens (the AEAD vouches for its content);
     // check reports the name.
     std::optional<Error> mismatch;
-    if (auto id = Id::parse(info.name); id && crypto::sha256(*file) != *id)
+    if (Id::parse(info.name) && !key_file_matches_name(*file, info.name))
       mismatch = Error(Errc::corruption, fmt::format("keys/{} in repository {} does not match its name (SHA-256): "
                                                      "it was modified or damaged",
                                                      info.name, location));
@@ -122,7 +119,7 @@ Result<std::unique_ptr<Repository>> Repository::open(std::unique_ptr<backend::Ba
     KHO_TRY_ASSIGN(RepoConfig config, RepoConfig::from_json(*content, "config"));
     auto key_id = Id::parse(info.name);
     return std::unique_ptr<Repository>(
-        new Repository(std::move(backend), std::move(*keys), key_id ? *key_id : Id{}, std::move(config)));
+        new Repository(std::move(backend), std::move(*keys), key_id ? *key_id : Id{}, config));
   }
   if (last_error && last_error->code() != Errc::wrong_password && key_infos.size() == 1)
     return tl::unexpected(*last_error);

@@ -41,8 +41,8 @@ constexpr std::uint32_t k_io_chunk = 255 * 1024;
 // Read requests kept in flight on one connection.
 constexpr std::size_t k_reads_in_flight = 16;
 
-bool is_regular(const sftp_attributes a) { return a->type == SSH_FILEXFER_TYPE_REGULAR; }
-bool is_directory(const sftp_attributes a) { return a->type == SSH_FILEXFER_TYPE_DIRECTORY; }
+bool is_regular(const sftp_attributes_struct* a) { return a->type == SSH_FILEXFER_TYPE_REGULAR; }
+bool is_directory(const sftp_attributes_struct* a) { return a->type == SSH_FILEXFER_TYPE_DIRECTORY; }
 
 // Hands out connections, at most `limit` open at once; opens them on demand.
 class ConnectionPool {
