@@ -8,8 +8,8 @@
 #                                             corpus in the build tree, crashes to its artifacts
 #   scripts/fuzz.sh regress [SECONDS]         replay every checked-in corpus, then fuzz each
 #                                             target SECONDS (default 20); non-zero on any failure
-#   scripts/fuzz.sh merge TARGET              minimise the work corpus of TARGET into
-#                                             fuzz/corpus/TARGET (adds only inputs with new coverage)
+#   scripts/fuzz.sh merge TARGET              merge the work corpus of TARGET into
+#                                             fuzz/corpus/TARGET (adds only inputs reaching new edges)
 #   scripts/fuzz.sh regress-one BINARY CORPUS SECONDS
 #                                             the regression pass of one target (what CTest runs)
 #
@@ -102,7 +102,10 @@ case $cmd in
   regress-one) regress_one "$@" ;;
   merge)
     t=${1:?target name}
-    "$build_dir/fuzz/fuzz_$t" "${limits[@]}" -merge=1 "$root/fuzz/corpus/$t" "$build_dir/fuzz-work/$t/corpus"
+    # Only inputs that reach new edges are added (hit counts and value profiles
+    # are left out), which keeps the checked-in corpora at a few hundred files.
+    "$build_dir/fuzz/fuzz_$t" "${limits[@]}" -merge=1 -use_counters=0 -use_value_profile=0 "$root/fuzz/corpus/$t" \
+      "$build_dir/fuzz-work/$t/corpus"
     ;;
   *)
     sed -n '2,20p' "$0" >&2
