@@ -231,7 +231,7 @@ public:
   }
   [[nodiscard]] Status commit() {
     sqlite3* db = std::exchange(m_db, nullptr);
-    const Status done = exec(db, *m_file, "COMMIT", "committing");
+    Status done = exec(db, *m_file, "COMMIT", "committing");
     if (!done) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     return done;
   }

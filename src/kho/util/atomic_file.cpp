@@ -10,24 +10,9 @@
 
 namespace kho {
 
-namespace {
-
-// Deletes the temporary file unless it was renamed into place.
-class TempPath {
-public:
-  explicit TempPath(std::string path) : m_path(std::move(path)) {}
-  TempPath(const TempPath&) = delete;
-  TempPath& operator=(const TempPath&) = delete;
-  ~TempPath() {
-    if (!m_path.empty()) ::unlink(m_path.c_str());
-  }
-  void committed() { m_path.clear(); }
-
-private:
-  std::string m_path;
-};
-
-}  // namespace
+TempFile::~TempFile() {
+  if (!m_path.empty()) ::unlink(m_path.c_str());
+}
 
 Status replace_file(const std::filesystem::path& path, std::string_view text, mode_t mode, std::string_view kind) {
   const std::string target = path.string();
@@ -37,7 +22,7 @@ Status replace_file(const std::filesystem::path& path, std::string_view text, mo
   std::string temp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd) return fail_errno(what, errno);
-  TempPath cleanup(temp);
+  TempFile cleanup(temp);
   KHO_TRY_STATUS(write_all(fd.get(), as_bytes(text), what));
   if (::fchmod(fd.get(), mode) != 0) return fail_errno(what, errno);
   KHO_TRY_STATUS(fsync_fd(fd.get(), what));

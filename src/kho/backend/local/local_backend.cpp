@@ -14,6 +14,7 @@
 #include <random>
 
 #include "kho/backend/object_names.hpp"
+#include "kho/util/atomic_file.hpp"
 #include "kho/util/fd.hpp"
 
 namespace kho::backend {
@@ -105,22 +106,6 @@ Status list_objects(const fs::path& dir, std::vector<ObjectInfo>& out) {
   if (!status && status.error().code() == Errc::not_found) return {};  // no such type directory: nothing stored
   return status;
 }
-
-// Deletes a temporary file unless it was renamed into place.
-class TempFile {
-public:
-  explicit TempFile(std::string path) : m_path(std::move(path)) {}
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (!m_path.empty()) ::unlink(m_path.c_str());
-  }
-  const std::string& path() const { return m_path; }
-  void committed() { m_path.clear(); }
-
-private:
-  std::string m_path;
-};
 
 // Compares a stored object with `data`; any read problem counts as "differs".
 bool same_content(const fs::path& path, ByteSpan data) {

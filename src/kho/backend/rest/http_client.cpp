@@ -160,13 +160,21 @@ void HttpClient::release(Handle* handle, bool reusable) {
 
 Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
   KHO_TRY_ASSIGN(Handle * handle, acquire());
-  bool reusable = true;
-  struct Return {
-    HttpClient* client;
-    Handle* handle;
-    bool& reusable;
-    ~Return() { client->release(handle, reusable); }
-  } give_back{this, handle, reusable};
+  // Gives the handle back to the pool when this returns; a connection left in an
+  // unknown state is closed instead of reused.
+  class Return {
+  public:
+    Return(HttpClient* client, Handle* handle) : m_client(client), m_handle(handle) {}
+    Return(const Return&) = delete;
+    Return& operator=(const Return&) = delete;
+    ~Return() { m_client->release(m_handle, m_reusable); }
+    void not_reusable() { m_reusable = false; }
+
+  private:
+    HttpClient* m_client;
+    Handle* m_handle;
+    bool m_reusable = true;
+  } give_back(this, handle);
 
   CURL* curl = handle->curl.get();
   curl_easy_reset(curl);  // keeps the connection, DNS and TLS session caches
@@ -228,11 +236,11 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
   CURLcode code = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   if (code == CURLE_WRITE_ERROR && response.body_too_long) {
-    reusable = false;  // the rest of that body is still on the connection
+    give_back.not_reusable();  // the rest of that body is still on the connection
     return response;
   }
   if (code != CURLE_OK) {
-    reusable = false;
+    give_back.not_reusable();
     std::string detail = handle->error[0] ? handle->error : curl_easy_strerror(code);
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
     if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE)
