@@ -9,30 +9,22 @@
 #include "backend_suite.hpp"
 #include "kho/backend/local/local_backend.hpp"
 #include "scoped_temp_dir.hpp"
+#include "file_helpers.hpp"
 
 using namespace kho;
 using namespace kho::backend;
 namespace fs = std::filesystem;
 using kho::test::ScopedTempDir;
 
-namespace {
+using kho::test::mode_of;
+using kho::test::write_file;
 
-std::uint32_t mode_of(const fs::path& p) {
-  struct stat st;
-  REQUIRE(::lstat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
+namespace {
 
 ino_t inode_of(const fs::path& p) {
   struct stat st;
   REQUIRE(::lstat(p.c_str(), &st) == 0);
   return st.st_ino;
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
 }
 
 std::vector<std::string> names_in(const fs::path& dir) {

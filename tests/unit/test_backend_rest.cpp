@@ -13,19 +13,15 @@
 #include "kho/backend/rest/rest_backend.hpp"
 #include "kho/backend/rest/rest_location.hpp"
 #include "scoped_temp_dir.hpp"
+#include "file_helpers.hpp"
 
 using namespace kho;
 using namespace kho::backend;
 using kho::test::ScopedTempDir;
 
-namespace {
+using kho::test::read_file;
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+namespace {
 
 // One `rclone serve restic` on 127.0.0.1 (tests/servers/rclone.sh), stopped
 // when the test program exits. A server that cannot start fails the test.
@@ -69,26 +65,26 @@ RcloneServer& server(const std::string& args = "") {
   return *s;
 }
 
-std::unique_ptr<Backend> open_or_fail(const std::string& location, const BackendOptions& options = {}) {
+std::unique_ptr<Backend> open_rest_or_fail(const std::string& location, const BackendOptions& options = {}) {
   auto b = open_rest(location, options);
   INFO((b ? std::string() : b.error().message()));
   REQUIRE(b);
   return std::move(*b);
 }
 
-const std::string k_name = std::string(62, 'c') + "ab";
+const std::string k_data_name = std::string(62, 'c') + "ab";
 
 }  // namespace
 
 TEST_CASE("the rest backend passes the shared backend conformance suite against rclone serve restic", "[backend][rest]") {
   RcloneServer& s = server();
-  kho::test::run_backend_conformance_suite([&] { return open_or_fail(s.fresh_location()); });
+  kho::test::run_backend_conformance_suite([&] { return open_rest_or_fail(s.fresh_location()); });
 }
 
 TEST_CASE("the rest backend passes the conformance suite over a single connection", "[backend][rest]") {
   RcloneServer& s = server();
   kho::test::run_backend_conformance_suite(
-      [&] { return open_or_fail(s.fresh_location(), {{"rest.connections", "1"}}); });
+      [&] { return open_rest_or_fail(s.fresh_location(), {{"rest.connections", "1"}}); });
 }
 
 TEST_CASE("rest locations are parsed into URL, credentials and path", "[backend][rest]") {
@@ -180,7 +176,7 @@ TEST_CASE("rest options are checked and unknown rest.* keys are refused", "[back
 }
 
 TEST_CASE("a rest backend's location is redacted", "[backend][rest]") {
-  auto b = open_or_fail("rest:http://alice:pw%2Fsecret@127.0.0.1:1/repo/");
+  auto b = open_rest_or_fail("rest:http://alice:pw%2Fsecret@127.0.0.1:1/repo/");
   CHECK(b->properties().location == "rest:http://alice:***@127.0.0.1:1/repo/");
   CHECK_FALSE(b->properties().append_only);
   CHECK(redact_location("rest:https://u:p@h:1/") == "rest:https://u:***@h:1/");
@@ -193,8 +189,8 @@ TEST_CASE("an unreachable rest server is a transient error that names no passwor
                         "print(s.getsockname()[1])' >'" + (tmp / "port").string() + "'";
   REQUIRE(std::system(command.c_str()) == 0);
   int port = std::stoi(read_file(tmp / "port"));
-  auto b = open_or_fail(fmt::format("rest:http://u:pwsecret@127.0.0.1:{}/r/", port), {{"rest.timeout", "5"}});
-  auto loaded = b->load({ObjectType::snapshot, k_name}, 0, 0);
+  auto b = open_rest_or_fail(fmt::format("rest:http://u:pwsecret@127.0.0.1:{}/r/", port), {{"rest.timeout", "5"}});
+  auto loaded = b->load({ObjectType::snapshot, k_data_name}, 0, 0);
   REQUIRE_FALSE(loaded);
   CHECK(loaded.error().transient());
   CHECK(loaded.error().message().find("pwsecret") == std::string::npos);
@@ -207,10 +203,10 @@ TEST_CASE("an unreachable rest server is a transient error that names no passwor
 TEST_CASE("rest create refuses a location that already holds a repository", "[backend][rest]") {
   RcloneServer& s = server();
   const std::string location = s.fresh_location();
-  auto first = open_or_fail(location);
+  auto first = open_rest_or_fail(location);
   REQUIRE(first->create());
   REQUIRE(first->save({ObjectType::config, ""}, Bytes{1, 2, 3}));
-  auto second = open_or_fail(location);
+  auto second = open_rest_or_fail(location);
   auto again = second->create();
   REQUIRE_FALSE(again);
   CHECK(again.error().code() == Errc::already_exists);
@@ -221,26 +217,26 @@ TEST_CASE("rest create refuses a location that already holds a repository", "[ba
 }
 
 TEST_CASE("rest names that are not plain file names are refused", "[backend][rest]") {
-  auto b = open_or_fail("rest:http://127.0.0.1:1/r/");
+  auto b = open_rest_or_fail("rest:http://127.0.0.1:1/r/");
   for (const char* name : {"", ".hidden", "a/b", "a b", "x%2F", "a?b"}) {
     INFO(name);
     auto saved = b->save({ObjectType::key, name}, Bytes{1});
     REQUIRE_FALSE(saved);
     CHECK(saved.error().code() == Errc::invalid_argument);
   }
-  auto data = b->save({ObjectType::data, "zz" + k_name}, Bytes{1});
+  auto data = b->save({ObjectType::data, "zz" + k_data_name}, Bytes{1});
   REQUIRE_FALSE(data);
   CHECK(data.error().code() == Errc::invalid_argument);
 }
 
 TEST_CASE("rest basic authentication: right credentials work, wrong ones are refused clearly", "[backend][rest]") {
   RcloneServer& s = server("--user kho --pass 'c0rrect p@ss'");
-  auto good = open_or_fail(s.fresh_location("kho:c0rrect%20p%40ss@"));
+  auto good = open_rest_or_fail(s.fresh_location("kho:c0rrect%20p%40ss@"));
   REQUIRE(good->create());
-  REQUIRE(good->save({ObjectType::key, k_name}, Bytes{9, 9}));
-  CHECK(good->load({ObjectType::key, k_name}, 0, 0).value() == Bytes{9, 9});
+  REQUIRE(good->save({ObjectType::key, k_data_name}, Bytes{9, 9}));
+  CHECK(good->load({ObjectType::key, k_data_name}, 0, 0).value() == Bytes{9, 9});
 
-  auto wrong = open_or_fail(s.fresh_location("kho:wrongsecret@"));
+  auto wrong = open_rest_or_fail(s.fresh_location("kho:wrongsecret@"));
   auto created = wrong->create();
   REQUIRE_FALSE(created);
   CHECK(created.error().code() == Errc::permission);
@@ -248,7 +244,7 @@ TEST_CASE("rest basic authentication: right credentials work, wrong ones are ref
   CHECK_THAT(created.error().message(), Catch::Contains("refused the credentials (HTTP 401)"));
   CHECK(created.error().message().find("wrongsecret") == std::string::npos);
 
-  auto anonymous = open_or_fail(s.fresh_location());
+  auto anonymous = open_rest_or_fail(s.fresh_location());
   auto listed = anonymous->list(ObjectType::snapshot);
   REQUIRE_FALSE(listed);
   CHECK(listed.error().code() == Errc::permission);
@@ -257,7 +253,7 @@ TEST_CASE("rest basic authentication: right credentials work, wrong ones are ref
 
 TEST_CASE("rest append-only servers: saves are idempotent, deletes refused except for locks", "[backend][rest]") {
   RcloneServer& s = server("--append-only");
-  auto b = open_or_fail(s.fresh_location());
+  auto b = open_rest_or_fail(s.fresh_location());
   REQUIRE(b->create());
   const Bytes config{1, 2, 3, 4};
   REQUIRE(b->save({ObjectType::config, ""}, config));
@@ -268,14 +264,14 @@ TEST_CASE("rest append-only servers: saves are idempotent, deletes refused excep
   CHECK(other.error().code() == Errc::permission);
   CHECK(b->load({ObjectType::config, ""}, 0, 0).value() == config);
 
-  const Handle snap{ObjectType::snapshot, k_name};
+  const Handle snap{ObjectType::snapshot, k_data_name};
   REQUIRE(b->save(snap, Bytes{7, 7, 7}));
   REQUIRE(b->save(snap, Bytes{7, 7, 7}));
   auto removed = b->remove(snap);
   REQUIRE_FALSE(removed);
   CHECK(removed.error().code() == Errc::permission);
   CHECK_FALSE(removed.error().transient());
-  CHECK_THAT(removed.error().message(), Catch::Contains("refused to delete snapshots/" + k_name));
+  CHECK_THAT(removed.error().message(), Catch::Contains("refused to delete snapshots/" + k_data_name));
   CHECK_THAT(removed.error().message(), Catch::Contains("append-only"));
   CHECK(b->load(snap, 0, 0).value() == Bytes{7, 7, 7});
 
@@ -284,7 +280,7 @@ TEST_CASE("rest append-only servers: saves are idempotent, deletes refused excep
   REQUIRE_FALSE(probe);
   CHECK(probe.error().code() == Errc::permission);
 
-  const Handle lock{ObjectType::lock, k_name};
+  const Handle lock{ObjectType::lock, k_data_name};
   REQUIRE(b->save(lock, Bytes{1}));
   REQUIRE(b->remove(lock));
   CHECK(b->list(ObjectType::lock).value().empty());

@@ -71,7 +71,7 @@ struct Quiet {
   ~Quiet() { set_retry_reporter({}); }
 };
 
-const Handle k_handle{ObjectType::snapshot, std::string(64, 'a')};
+const Handle k_snapshot_handle{ObjectType::snapshot, std::string(64, 'a')};
 
 }  // namespace
 
@@ -95,13 +95,13 @@ TEST_CASE("RetryBackend retries transient errors until the operation succeeds", 
   Bytes data = {1, 2, 3};
 
   flaky->fail_next(3);
-  REQUIRE(retry.save(k_handle, data));
+  REQUIRE(retry.save(k_snapshot_handle, data));
   CHECK(flaky->calls() == 4);
   CHECK(quiet.messages.size() == 3);
   CHECK(quiet.messages[0].find("saving snapshots/aaaa") != std::string::npos);
 
   flaky->fail_next(2);
-  auto loaded = retry.load(k_handle, 0, 0);
+  auto loaded = retry.load(k_snapshot_handle, 0, 0);
   REQUIRE(loaded);
   CHECK(*loaded == data);
 
@@ -119,7 +119,7 @@ TEST_CASE("RetryBackend gives up after the last attempt and says so", "[backend]
   auto flaky_owned = std::make_unique<FlakyBackend>(std::move(local), 10, Errc::timeout, true);
   FlakyBackend* flaky = flaky_owned.get();
   RetryBackend retry(std::move(flaky_owned), fast_policy(3));
-  auto st = retry.stat(k_handle);
+  auto st = retry.stat(k_snapshot_handle);
   REQUIRE_FALSE(st);
   CHECK(st.error().code() == Errc::timeout);
   CHECK(st.error().message().find("gave up after 3 attempts") != std::string::npos);
@@ -134,7 +134,7 @@ TEST_CASE("RetryBackend returns permanent errors at once", "[backend][retry]") {
   auto flaky_owned = std::make_unique<FlakyBackend>(std::move(local), 5, Errc::permission, false);
   FlakyBackend* flaky = flaky_owned.get();
   RetryBackend retry(std::move(flaky_owned), fast_policy(5));
-  auto st = retry.remove(k_handle);
+  auto st = retry.remove(k_snapshot_handle);
   REQUIRE_FALSE(st);
   CHECK(st.error().code() == Errc::permission);
   CHECK(flaky->calls() == 1);
@@ -142,7 +142,7 @@ TEST_CASE("RetryBackend returns permanent errors at once", "[backend][retry]") {
 
   // An absent object is not retried either.
   flaky->fail_next(0);
-  auto missing = retry.load(k_handle, 0, 0);
+  auto missing = retry.load(k_snapshot_handle, 0, 0);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code() == Errc::not_found);
   CHECK(flaky->calls() == 2);
@@ -154,16 +154,16 @@ TEST_CASE("RetryBackend counts a remove whose answer was lost as done", "[backen
   auto local = std::make_unique<LocalBackend>(tmp / "repo");
   REQUIRE(local->create());
   Bytes data = {9};
-  REQUIRE(local->save(k_handle, data));
+  REQUIRE(local->save(k_snapshot_handle, data));
   // The first remove reaches the storage, then "times out"; the retry finds nothing.
   auto flaky_owned = std::make_unique<FlakyBackend>(std::move(local), 1, Errc::timeout, true, true);
   RetryBackend retry(std::move(flaky_owned), fast_policy(3));
-  REQUIRE(retry.remove(k_handle));
-  auto gone = retry.stat(k_handle);
+  REQUIRE(retry.remove(k_snapshot_handle));
+  auto gone = retry.stat(k_snapshot_handle);
   REQUIRE_FALSE(gone);
   CHECK(gone.error().code() == Errc::not_found);
   // Without a lost answer, removing an absent object still fails.
-  auto again = retry.remove(k_handle);
+  auto again = retry.remove(k_snapshot_handle);
   REQUIRE_FALSE(again);
   CHECK(again.error().code() == Errc::not_found);
 }

@@ -17,6 +17,7 @@
 #include "kho/backend/sftp/sftp_backend.hpp"
 #include "kho/backend/sftp/sftp_location.hpp"
 #include "scoped_temp_dir.hpp"
+#include "file_helpers.hpp"
 
 using namespace kho;
 using namespace kho::backend;
@@ -24,25 +25,11 @@ using kho::backend::sftp::parse_sftp_location;
 using kho::backend::sftp::parse_sftp_options;
 namespace fs = std::filesystem;
 
+using kho::test::read_file;
+using kho::test::write_file;
+using kho::test::mode_of;
+
 namespace {
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p);
-  out << text;
-}
-
-std::uint32_t mode_of(const fs::path& p) {
-  struct stat st;
-  REQUIRE(::lstat(p.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
 
 // An sshd of our own, started by tests/servers/sshd.sh; stopped when the object goes.
 class TestServer {
@@ -84,7 +71,7 @@ SharedServer& shared() {
   return s;
 }
 
-std::unique_ptr<Backend> open_or_fail(const std::string& url, const BackendOptions& options) {
+std::unique_ptr<Backend> open_sftp_or_fail(const std::string& url, const BackendOptions& options) {
   auto b = open_sftp(url, options);
   INFO((b ? std::string() : b.error().message()));
   REQUIRE(b);
@@ -97,14 +84,14 @@ TEST_CASE("sftp backend passes the shared backend conformance suite", "[backend]
   auto& s = shared();
   static int counter = 0;
   kho::test::run_backend_conformance_suite([&] {
-    return open_or_fail(s.server.url(s.tmp / ("repo-" + std::to_string(counter++))), s.server.options());
+    return open_sftp_or_fail(s.server.url(s.tmp / ("repo-" + std::to_string(counter++))), s.server.options());
   });
 }
 
 TEST_CASE("sftp backend create makes the layout with private permissions and refuses existing files", "[backend][sftp]") {
   auto& s = shared();
   const fs::path root = s.tmp / "perm" / "nested" / "repo";
-  auto b = open_or_fail(s.server.url(root), s.server.options());
+  auto b = open_sftp_or_fail(s.server.url(root), s.server.options());
   REQUIRE(b->create());
   CHECK(mode_of(root) == 0700);
   for (const char* dir : {"keys", "data", "index", "snapshots", "locks", "data/00", "data/7e", "data/ff"}) {
@@ -130,14 +117,14 @@ TEST_CASE("sftp backend create makes the layout with private permissions and ref
   // A directory with someone's files is refused too.
   fs::create_directories(s.tmp / "occupied");
   write_file(s.tmp / "occupied" / "notes.txt", "mine");
-  auto occupied = open_or_fail(s.server.url(s.tmp / "occupied"), s.server.options())->create();
+  auto occupied = open_sftp_or_fail(s.server.url(s.tmp / "occupied"), s.server.options())->create();
   REQUIRE_FALSE(occupied);
   CHECK(occupied.error().code() == Errc::already_exists);
 }
 
 TEST_CASE("sftp backend reports a missing repository and names the server", "[backend][sftp]") {
   auto& s = shared();
-  auto b = open_or_fail(s.server.url(s.tmp / "nothing-here"), s.server.options());
+  auto b = open_sftp_or_fail(s.server.url(s.tmp / "nothing-here"), s.server.options());
   auto listed = b->list(ObjectType::snapshot);
   REQUIRE_FALSE(listed);
   CHECK(listed.error().code() == Errc::not_found);
@@ -152,7 +139,7 @@ TEST_CASE("sftp backend takes HostName Port User IdentityFile and UserKnownHosts
           "[backend][sftp]") {
   auto& s = shared();
   // sshd.sh writes a config with Host kho-test-sshd.
-  auto b = open_or_fail("sftp://kho-test-sshd" + (s.tmp / "via-config").string(),
+  auto b = open_sftp_or_fail("sftp://kho-test-sshd" + (s.tmp / "via-config").string(),
                         {{"sftp.config", (s.server.dir() / "ssh_config").string()}});
   REQUIRE(b->create());
   REQUIRE(b->save({ObjectType::key, "k1"}, Bytes{1}));
@@ -168,7 +155,7 @@ TEST_CASE("sftp backend refuses unknown and changed host keys and shows the fing
   const std::string url = s.server.url(s.tmp / "hostkey-repo");
 
   SECTION("an unknown key is refused, then accepted explicitly and remembered") {
-    auto refused = open_or_fail(url, options)->create();
+    auto refused = open_sftp_or_fail(url, options)->create();
     REQUIRE_FALSE(refused);
     CHECK(refused.error().code() == Errc::permission);
     CHECK_FALSE(refused.error().transient());
@@ -178,12 +165,12 @@ TEST_CASE("sftp backend refuses unknown and changed host keys and shows the fing
 
     BackendOptions accept = options;
     accept["sftp.accept_new_host_key"] = "yes";
-    auto accepted = open_or_fail(url, accept)->list(ObjectType::key);
+    auto accepted = open_sftp_or_fail(url, accept)->list(ObjectType::key);
     REQUIRE_FALSE(accepted);  // the key is accepted; the repository does not exist yet
     CHECK(accepted.error().code() == Errc::not_found);
     CHECK_THAT(read_file(known_hosts), Catch::Contains("[127.0.0.1]:" + std::to_string(s.server.port())));
     // Now known: no option needed.
-    auto known = open_or_fail(url, options)->create();
+    auto known = open_sftp_or_fail(url, options)->create();
     INFO((known ? std::string() : known.error().message()));
     CHECK(known);
   }
@@ -197,7 +184,7 @@ TEST_CASE("sftp backend refuses unknown and changed host keys and shows the fing
       INFO("accept_new_host_key=" << accept);
       BackendOptions o = options;
       o["sftp.accept_new_host_key"] = accept;
-      auto refused = open_or_fail(url, o)->create();
+      auto refused = open_sftp_or_fail(url, o)->create();
       REQUIRE_FALSE(refused);
       CHECK(refused.error().code() == Errc::permission);
       CHECK_THAT(refused.error().message(),
@@ -211,7 +198,7 @@ TEST_CASE("sftp backend fails clearly without an authorized key", "[backend][sft
   auto& s = shared();
   kho::test::ScopedTempDir tmp("kho-sftp-auth");
   REQUIRE(std::system(("ssh-keygen -q -t ed25519 -N '' -f '" + (tmp / "stranger").string() + "'").c_str()) == 0);
-  auto b = open_or_fail(s.server.url(s.tmp / "auth-repo"),
+  auto b = open_sftp_or_fail(s.server.url(s.tmp / "auth-repo"),
                         {{"sftp.identity", (tmp / "stranger").string()},
                          {"sftp.known_hosts", (s.server.dir() / "known_hosts").string()}});
   auto st = b->create();
@@ -222,7 +209,7 @@ TEST_CASE("sftp backend fails clearly without an authorized key", "[backend][sft
   CHECK(st.error().code() == Errc::permission);
   CHECK_THAT(st.error().message(), Catch::Contains("refused public-key authentication"));
 
-  auto missing = open_or_fail(s.server.url(s.tmp / "auth-repo"), {{"sftp.identity", (tmp / "absent").string()}});
+  auto missing = open_sftp_or_fail(s.server.url(s.tmp / "auth-repo"), {{"sftp.identity", (tmp / "absent").string()}});
   auto st2 = missing->create();
   REQUIRE_FALSE(st2);
   CHECK(st2.error().code() == Errc::invalid_argument);
@@ -234,7 +221,7 @@ TEST_CASE("sftp backend reconnects after a server restart and times out on a hun
   TestServer server(tmp / "sshd");
   BackendOptions options = server.options();
   options["sftp.timeout"] = "2";
-  auto b = open_or_fail(server.url(tmp / "repo"), options);
+  auto b = open_sftp_or_fail(server.url(tmp / "repo"), options);
   REQUIRE(b->create());
   const Handle h{ObjectType::snapshot, "s1"};
   REQUIRE(b->save(h, Bytes{1, 2, 3}));

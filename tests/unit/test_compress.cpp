@@ -13,7 +13,7 @@ using namespace kho;
 
 namespace {
 
-Bytes noise(std::size_t n, std::uint64_t seed) {
+Bytes random_bytes(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   Bytes out(n);
   for (auto& b : out) b = static_cast<std::uint8_t>(rng());
@@ -56,7 +56,7 @@ TEST_CASE("compressed data decompresses to the original", "[compress]") {
 }
 
 TEST_CASE("incompressible data round-trips within zstd's bound", "[compress]") {
-  Bytes data = noise(300'000, 2);
+  Bytes data = random_bytes(300'000, 2);
   Bytes frame = compress_frame(data);
   CHECK(frame.size() <= ZSTD_compressBound(data.size()));
   auto back = compress::decompress(frame, data.size(), "blob");
@@ -81,7 +81,7 @@ TEST_CASE("bytes after the frame, such as padding, are ignored", "[compress]") {
   Bytes frame = compress_frame(data);
   SECTION("zero padding") { frame.resize(frame.size() + 4096, 0); }
   SECTION("garbage") {
-    Bytes junk = noise(777, 3);
+    Bytes junk = random_bytes(777, 3);
     frame.insert(frame.end(), junk.begin(), junk.end());
   }
   SECTION("a second frame") {
@@ -158,7 +158,7 @@ TEST_CASE("damaged frames are rejected as corruption", "[compress]") {
     CHECK_FALSE(compress::decompress(frame, data.size(), "blob"));
   }
   SECTION("random data") {
-    Bytes junk = noise(1000, 4);
+    Bytes junk = random_bytes(1000, 4);
     CHECK_FALSE(compress::decompress(junk, 1000, "blob"));
   }
   SECTION("a skippable frame") {

@@ -7,21 +7,17 @@
 
 #include "kho/orchestrate/metrics.hpp"
 #include "scoped_temp_dir.hpp"
+#include "file_helpers.hpp"
 
 using namespace kho;
 using namespace kho::orchestrate;
+
+using kho::test::read_file;
 
 namespace {
 
 constexpr TimeNs k_s = 1'000'000'000;
 constexpr TimeNs k_now = 1'769'742'000 * k_s;
-
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 const std::string k_generated =
     "# HELP kho_metrics_generated_timestamp_seconds Unix time these metrics were written.\n"
@@ -165,7 +161,7 @@ TEST_CASE("a metrics file is replaced atomically with mode 0644", "[metrics]") {
   ::umask(022);
   REQUIRE(write_metrics_file(path, "first 1\n"));
   REQUIRE(write_metrics_file(path, "second 2\n"));
-  CHECK(read_text(path) == "second 2\n");
+  CHECK(read_file(path) == "second 2\n");
   struct stat st{};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0644);

@@ -17,10 +17,13 @@
 
 #include "kho/orchestrate/notify.hpp"
 #include "scoped_temp_dir.hpp"
+#include "file_helpers.hpp"
 
 using namespace kho;
 using namespace kho::orchestrate;
 using Clock = std::chrono::steady_clock;
+
+using kho::test::read_file;
 
 namespace {
 
@@ -172,13 +175,6 @@ NotifyMessage sample_message(NotifyEvent event = NotifyEvent::failure) {
   return m;
 }
 
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Command shell(std::string script) { return Command{true, std::move(script), {}}; }
 
 }  // namespace
@@ -298,15 +294,15 @@ TEST_CASE("a notify command gets the message on stdin and the event in its envir
   auto r = run_notify_command(shell("cat > '" + dir.str() + "/in.json'; env > '" + dir.str() + "/env'"), body);
   ::unsetenv("KHO_PASSWORD");
   REQUIRE(r);
-  CHECK(nlohmann::ordered_json::parse(read_text(dir / "in.json")) == body);
-  std::string env = read_text(dir / "env");
+  CHECK(nlohmann::ordered_json::parse(read_file(dir / "in.json")) == body);
+  std::string env = read_file(dir / "env");
   CHECK_THAT(env, Catch::Contains("KHO_EVENT=failure\n") && Catch::Contains("KHO_POLICY=portal\n") &&
                       Catch::Contains("KHO_SUMMARY=kho: backup of portal failed: connection reset\n") &&
                       !Catch::Contains("hunter2"));
 
   // A list runs without a shell.
   REQUIRE(run_notify_command(Command{false, "", {"tee", (dir / "tee.json").string()}}, body));
-  CHECK(nlohmann::ordered_json::parse(read_text(dir / "tee.json")) == body);
+  CHECK(nlohmann::ordered_json::parse(read_file(dir / "tee.json")) == body);
 }
 
 TEST_CASE("a failing notify command reports its status and the first line of its stderr", "[notify]") {
@@ -336,11 +332,11 @@ TEST_CASE("a notify command that runs too long is killed with its whole process 
   CHECK(r.error().code() == Errc::timeout);
   CHECK_THAT(r.error().message(), Catch::Contains("did not finish within") && Catch::Contains("started"));
 
-  const std::string pid = read_text(dir / "pid");
+  const std::string pid = read_file(dir / "pid");
   REQUIRE(!pid.empty());
   bool gone = false;  // the orphaned sleep is reaped by init, or left a zombie
   for (int i = 0; i < 200 && !gone; ++i) {
-    std::string stat = read_text("/proc/" + pid.substr(0, pid.find('\n')) + "/stat");
+    std::string stat = read_file("/proc/" + pid.substr(0, pid.find('\n')) + "/stat");
     gone = stat.empty() || stat.find(") Z") != std::string::npos;
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -361,14 +357,14 @@ TEST_CASE("notify sends only the events listed in `on` and tries every channel",
 
   REQUIRE(notify(n, sample_message(NotifyEvent::failure), fast_webhook()));
   CHECK(server.requests().size() == 1);
-  CHECK_THAT(read_text(dir / "log"), Catch::Contains("\"event\":\"failure\""));
+  CHECK_THAT(read_file(dir / "log"), Catch::Contains("\"event\":\"failure\""));
 
   // A failing webhook does not stop the command, and the error names both.
   n.webhook = "http://127.0.0.1:" + std::to_string(closed_port()) + "/hook";
   n.command = shell("cat >> '" + dir.str() + "/log'; echo 'relay down' >&2; exit 1");
   auto r = notify(n, sample_message(NotifyEvent::late), fast_webhook(2));
   REQUIRE(!r);
-  CHECK_THAT(read_text(dir / "log"), Catch::Contains("\"event\":\"late\""));
+  CHECK_THAT(read_file(dir / "log"), Catch::Contains("\"event\":\"late\""));
   CHECK_THAT(r.error().message(), Catch::StartsWith("notifying late of policy portal failed: webhook ") &&
                                       Catch::Contains("; notify command 'cat ...' exited with status 1: relay down"));
 }

@@ -8,6 +8,7 @@
 
 #include "kho/orchestrate/policy.hpp"
 #include "scoped_temp_dir.hpp"
+#include "file_helpers.hpp"
 
 #ifndef KHO_SOURCE_DIR
 #define KHO_SOURCE_DIR "."
@@ -16,12 +17,9 @@
 using namespace kho;
 using namespace kho::orchestrate;
 
-namespace {
+using kho::test::write_file;
 
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
+namespace {
 
 // The issues of `yaml` loaded from dir/p.yaml, formatted, without the directory.
 std::vector<std::string> issues_of(const test::ScopedTempDir& dir, const std::string& yaml) {

@@ -9,6 +9,7 @@
 #include "kho/orchestrate/runbook.hpp"
 #include "result_helpers.hpp"
 #include "scoped_temp_dir.hpp"
+#include "file_helpers.hpp"
 
 #ifndef KHO_SOURCE_DIR
 #define KHO_SOURCE_DIR "."
@@ -17,12 +18,9 @@
 using namespace kho;
 using namespace kho::orchestrate;
 
-namespace {
+using kho::test::write_file;
 
-void write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
+namespace {
 
 std::vector<std::string> formatted(const RunbookLoadResult& r, const std::string& strip = "") {
   std::vector<std::string> out;
@@ -35,7 +33,7 @@ std::vector<std::string> formatted(const RunbookLoadResult& r, const std::string
 }
 
 // A valid runbook; the broken ones below add lines from line 6 on.
-const std::string k_base =
+const std::string k_base_runbook =
     "name: r\n"
     "policy: portal\n"
     "steps:\n"
@@ -44,7 +42,7 @@ const std::string k_base =
 
 const std::string k_templates = "(templates: {{root}}, {{sandbox}}, {{snapshot}}, {{policy}})";
 
-struct BrokenCase {
+struct BrokenRunbook {
   const char* what;
   std::string yaml;
   // Formatted issues in order; an entry ending in "..." matches as a prefix.
@@ -243,9 +241,9 @@ TEST_CASE("Optional runbook fields, list commands and other checks land in the m
 }
 
 TEST_CASE("Broken runbooks report every issue with file, line, column and field", "[runbook]") {
-  const std::vector<BrokenCase> cases = {
+  const std::vector<BrokenRunbook> cases = {
       {"unknown keys at the top, in a step and in a verify entry",
-       k_base + "sanpshot: latest\n"
+       k_base_runbook + "sanpshot: latest\n"
                 "verify:\n"
                 "  - command: true\n"
                 "    expekt: {exit: 0}\n"
@@ -263,7 +261,7 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
        {"r.yaml:4:5: steps[0]: a step needs one of run, restore, wait_for",
         "r.yaml:5:5: steps[0].rn: unknown key 'rn'; did you mean 'run'?"}},
       {"a step with no action, one with two",
-       k_base + "  - name: b\n"
+       k_base_runbook + "  - name: b\n"
                 "    critical: false\n"
                 "  - name: c\n"
                 "    run: echo c\n"
@@ -271,7 +269,7 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
        {"r.yaml:6:5: steps[1]: a step needs one of run, restore, wait_for",
         "r.yaml:10:15: steps[2].wait_for: a step has one action and this one already has 'run'; make two steps"}},
       {"drill.run on a restore step, background and timeout without run",
-       k_base + "  - name: b\n"
+       k_base_runbook + "  - name: b\n"
                 "    restore: {paths: [/srv], target: /}\n"
                 "    drill: {run: echo}\n"
                 "    background: true\n"
@@ -283,7 +281,7 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
         "r.yaml:9:17: steps[1].background: background goes with run, not with restore",
         "r.yaml:12:14: steps[2].timeout: timeout goes with run, not with wait_for"}},
       {"unknown templates name their field",
-       k_base + "  - name: b\n"
+       k_base_runbook + "  - name: b\n"
                 "    run: cat {{rot}}/x\n"
                 "    drill: {run: [cat, '{{ snapshot_id }}']}\n"
                 "  - name: c\n"
@@ -316,7 +314,7 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
         "r.yaml:11:41: steps[1].wait_for.timeout: '2 minutes' is not a duration (examples: 90s, 30m, 24h, 7d, 2w, "
         "1y)"}},
       {"a duplicate step name",
-       k_base + "  - name: a\n"
+       k_base_runbook + "  - name: a\n"
                 "    run: echo b\n",
        {"r.yaml:6:11: steps[1].name: step name 'a' is already used by steps[0]; names must be unique within a "
         "runbook"}},
@@ -335,7 +333,7 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
         "r.yaml:3:8: steps: no steps: give at least one step",
         "r.yaml:4:9: verify: expected a list of checks (- http: ..., - command: ...), got a map"}},
       {"restore and wait_for values",
-       k_base + "  - name: b\n"
+       k_base_runbook + "  - name: b\n"
                 "    restore: {paths: [../etc, /srv/../etc], target: var/tmp}\n"
                 "  - name: c\n"
                 "    restore: {target: /}\n"
@@ -360,7 +358,7 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
         "r.yaml:15:12: steps[5].drill: expected skip or a map {run: ..., background: ...}, got 'later'",
         "r.yaml:17:14: steps[5].retries: expected a whole number of extra tries, 0 or more, got '-1'"}},
       {"verify entries",
-       k_base + "verify:\n"
+       k_base_runbook + "verify:\n"
                 "  - files_match_snapshot: srv/portal\n"
                 "  - http: {url: 'http://x/', status: 999}\n"
                 "    timeout: 5s\n"
@@ -385,13 +383,13 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
         "r.yaml:16:20: verify[6].expect.exit: expected an exit status from 0 to 255, got '256'",
         "r.yaml:16:25: verify[6].expect.stdout_contain: unknown key 'stdout_contain'; did you mean "
         "'stdout_contains'?"}},
-      {"a YAML syntax error", k_base + "verify: [{http: x}\nrto: 1m\n", {"r.yaml:7:1: YAML syntax error: ..."}},
+      {"a YAML syntax error", k_base_runbook + "verify: [{http: x}\nrto: 1m\n", {"r.yaml:7:1: YAML syntax error: ..."}},
       {"a list instead of a map",
        "- name: r\n",
        {"r.yaml:1:1: expected a map with name, policy, steps, ... (one runbook per file), got a list"}},
       {"an empty file", "", {"r.yaml:1:1: the file holds no runbook: expected a map with name, policy and steps"}},
       {"two documents",
-       k_base + "---\n" + k_base,
+       k_base_runbook + "---\n" + k_base_runbook,
        {"r.yaml:7:1: one runbook per file: this file holds more than one YAML document"}},
   };
   for (const auto& c : cases) {
@@ -413,7 +411,7 @@ TEST_CASE("Broken runbooks report every issue with file, line, column and field"
 
 TEST_CASE("A runbook naming an unknown policy is reported at its policy field and left out", "[runbook]") {
   test::ScopedTempDir dir("kho-runbook");
-  write_file(dir / "a.yaml", k_base);
+  write_file(dir / "a.yaml", k_base_runbook);
   write_file(dir / "b.yaml", "name: b\n# the database\npolicy:   mysql-app\nsteps: [{name: x, run: 'true'}]\n");
   RunbookLoadResult r = load_runbook_dir(dir.path());
   REQUIRE(r.ok());
@@ -441,8 +439,8 @@ TEST_CASE("A runbook naming an unknown policy is reported at its policy field an
 
 TEST_CASE("A runbook name used by two files is reported at the later file, naming both", "[runbook]") {
   test::ScopedTempDir dir("kho-runbook");
-  write_file(dir / "a.yaml", k_base);
-  write_file(dir / "b.yml", "# copied\n" + k_base);
+  write_file(dir / "a.yaml", k_base_runbook);
+  write_file(dir / "b.yml", "# copied\n" + k_base_runbook);
   write_file(dir / "c.yaml", "name: r\n");  // invalid otherwise, but the name still clashes
   write_file(dir / "README.md", "not a runbook\n");
   write_file(dir / ".hidden.yaml", "not: a runbook\n");
@@ -521,7 +519,7 @@ TEST_CASE("Snapshot selectors", "[runbook]") {
 }
 
 TEST_CASE("Runbook vars are templates, with drill values", "[runbook]") {
-  auto r = load_runbook_text(k_base.substr(0, k_base.find("steps:")) +
+  auto r = load_runbook_text(k_base_runbook.substr(0, k_base_runbook.find("steps:")) +
                                  "vars: {web_port: 58080, db_port: \"55433\"}\n"
                                  "drill: {vars: {web_port: 58081}}\n"
                                  "steps:\n"
@@ -536,7 +534,7 @@ TEST_CASE("Runbook vars are templates, with drill values", "[runbook]") {
   CHECK(rb.vars == std::map<std::string, std::string>{{"db_port", "55433"}, {"web_port", "58080"}});
   CHECK(rb.drill_vars == std::map<std::string, std::string>{{"web_port", "58081"}});
 
-  auto bad = load_runbook_text(k_base.substr(0, k_base.find("steps:")) +
+  auto bad = load_runbook_text(k_base_runbook.substr(0, k_base_runbook.find("steps:")) +
                                    "vars: {web_port: 58080, root: x}\n"
                                    "drill: {vars: {db_port: 1}}\n"
                                    "steps:\n"

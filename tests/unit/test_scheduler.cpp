@@ -27,8 +27,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr TimeNs k_min = 60 * k_ns_per_s;
-constexpr TimeNs k_hour = 60 * k_min;
-constexpr TimeNs k_day = 24 * k_hour;
+constexpr TimeNs k_hour_ns = 60 * k_min;
+constexpr TimeNs k_day_ns = 24 * k_hour_ns;
 
 TimeNs utc(int y, int mo, int d, int h, int mi = 0) {
   return seconds_from_civil(CivilTime{y, mo, d, h, mi, 0}) * k_ns_per_s;
@@ -201,8 +201,8 @@ TEST_CASE("A simulated week runs each job at its due times, and a restart catche
   h.run_until(utc(2026, 12, 6, 12));
 
   std::vector<TimeNs> backups, mail;
-  for (int d = 0; d < 7; ++d) backups.push_back(utc(2026, 11, 29, 18, 30) + d * k_day);
-  for (TimeNs t = utc(2026, 11, 29, 18); t <= utc(2026, 12, 6, 12); t += 6 * k_hour) mail.push_back(t);
+  for (int d = 0; d < 7; ++d) backups.push_back(utc(2026, 11, 29, 18, 30) + d * k_day_ns);
+  for (TimeNs t = utc(2026, 11, 29, 18); t <= utc(2026, 12, 6, 12); t += 6 * k_hour_ns) mail.push_back(t);
   CHECK(times_of(h.calls_of("portal", ScheduledJob::backup), false) == backups);
   CHECK(times_of(h.calls_of("portal", ScheduledJob::backup), true) == backups);
   // Sunday 03:00 +07:00 is Saturday 20:00Z.
@@ -247,7 +247,7 @@ TEST_CASE("A simulated week runs each job at its due times, and a restart catche
 
 TEST_CASE("A job that outlasts its next due time runs again once, after it ends", "[scheduler]") {
   Harness h(utc(2026, 11, 29, 23));
-  h.duration = [&](const JobRequest& r) { return r.due == utc(2026, 11, 30, 0) ? 13 * k_hour : 0; };
+  h.duration = [&](const JobRequest& r) { return r.due == utc(2026, 11, 30, 0) ? 13 * k_hour_ns : 0; };
   h.start({make_policy("mail", "0 */6 * * *")});
   h.run_until(utc(2026, 12, 1, 0));
   const auto calls = h.calls_of("mail", ScheduledJob::backup);
@@ -312,7 +312,7 @@ TEST_CASE("A stop lets a running job finish within the grace period and starts n
 
 TEST_CASE("A stop interrupts a job still running after the grace period and waits for it", "[scheduler]") {
   Harness h(utc(2026, 11, 30, 0, 59));
-  h.duration = [](const JobRequest&) { return k_hour; };
+  h.duration = [](const JobRequest&) { return k_hour_ns; };
   h.start({make_policy("s", "0 * * * *")}, SchedulerOptions{2, 10 * k_min});
   h.run_until(utc(2026, 11, 30, 1, 1));
   // The signal-handler path: only a flag, noticed when the clock next wakes

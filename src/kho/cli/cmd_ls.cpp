@@ -1,4 +1,5 @@
 #include "kho/cli/context.hpp"
+#include "kho/util/path.hpp"
 
 namespace kho::cli {
 
@@ -24,7 +25,7 @@ std::string mode_string(const repo::Node& n) {
 Status list_tree(Context& ctx, repo::Repository& repo, const Id& tree_id, const std::string& prefix, bool recursive) {
   KHO_TRY_ASSIGN(repo::Tree tree, repo.load_tree(tree_id));
   for (const auto& node : tree.nodes) {
-    std::string path = prefix == "/" ? "/" + node.name : prefix + "/" + node.name;
+    std::string path = join_path(prefix, node.name);
     if (ctx.global.json) {
       auto j = repo::node_to_json(node);
       j["path"] = path;
@@ -66,7 +67,7 @@ Status run_ls(Context& ctx, const LsArgs& args) {
       KHO_TRY_ASSIGN(repo::Tree tree, repo->load_tree(tree_id));
       const repo::Node* node = tree.find(comp);
       if (!node) return fail(Errc::not_found, "path " + path + " is not in snapshot " + snap.id.short_hex());
-      prefix = prefix == "/" ? "/" + comp : prefix + "/" + comp;
+      prefix = join_path(prefix, comp);
       if (!node->subtree) {
         // A single file: show just it.
         if (pos <= path.size()) return fail(Errc::not_found, "path " + path + " is not in snapshot " + snap.id.short_hex());

@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <set>
 #include <vector>
 
 #include "kho/cli/context.hpp"
@@ -26,21 +25,6 @@ struct PolicyArgs : OrchestrateArgs {
   bool dry_run = false;
 };
 
-nlohmann::ordered_json issue_json(const PolicyIssue& i) {
-  return {{"file", i.file}, {"line", i.line}, {"column", i.column}, {"field", i.field}, {"message", i.message}};
-}
-
-void print_issues(const Context& ctx, const std::vector<PolicyIssue>& issues) {
-  if (ctx.global.json) return;
-  for (const auto& i : issues) fmt::print(stderr, "{}\n", orchestrate::format_issue(i));
-}
-
-Status issues_error(const std::vector<PolicyIssue>& issues) {
-  std::set<std::string> files;
-  for (const auto& i : issues) files.insert(i.file);
-  return failf(Errc::invalid_argument, "{} problem(s) in {} policy file(s)", issues.size(), files.size());
-}
-
 Status run_validate(Context& ctx, const PolicyArgs& args) {
   LoadResult r = args.files.empty()
                      ? orchestrate::load_policy_dir(args.policies_dir())
@@ -55,7 +39,7 @@ Status run_validate(Context& ctx, const PolicyArgs& args) {
     ctx.print_json(j);
   }
   print_issues(ctx, r.issues);
-  if (!r.ok()) return issues_error(r.issues);
+  if (!r.ok()) return issues_error(r.issues, "policy");
   if (!ctx.global.json) {
     for (const auto& p : r.policies) ctx.print("ok  {}  ({})\n", p.name, p.file);
     ctx.print("{} polic{} valid\n", r.policies.size(), r.policies.size() == 1 ? "y" : "ies");
@@ -87,7 +71,7 @@ Status run_list(Context& ctx, const PolicyArgs& args) {
   }
   if (!r.ok()) {
     print_issues(ctx, r.issues);
-    return issues_error(r.issues);
+    return issues_error(r.issues, "policy");
   }
   return {};
 }
@@ -105,7 +89,7 @@ Result<Policy> find_policy(const Context& ctx, const PolicyArgs& args) {
     if (fs::path(i.file).stem() == args.name) own.push_back(i);
   if (!own.empty()) {
     print_issues(ctx, own);
-    return tl::unexpected(issues_error(own).error());
+    return tl::unexpected(issues_error(own, "policy").error());
   }
   return failf(Errc::not_found, "no policy named '{}' in {} (see 'kho policy list')", args.name, dir);
 }

@@ -3,7 +3,6 @@
 
 #include <filesystem>
 #include <iostream>
-#include <set>
 #include <vector>
 
 #include "kho/cli/context.hpp"
@@ -39,21 +38,6 @@ struct RunbookArgs : OrchestrateArgs {
     add_runbooks_to(cmd);
   }
 };
-
-nlohmann::ordered_json issue_json(const PolicyIssue& i) {
-  return {{"file", i.file}, {"line", i.line}, {"column", i.column}, {"field", i.field}, {"message", i.message}};
-}
-
-void print_issues(const Context& ctx, const std::vector<PolicyIssue>& issues) {
-  if (ctx.global.json) return;
-  for (const auto& i : issues) fmt::print(stderr, "{}\n", orchestrate::format_issue(i));
-}
-
-Status issues_error(const std::vector<PolicyIssue>& issues, std::string_view what) {
-  std::set<std::string> files;
-  for (const auto& i : issues) files.insert(i.file);
-  return failf(Errc::invalid_argument, "{} problem(s) in {} {} file(s)", issues.size(), files.size(), what);
-}
 
 // The runbooks (from the directory, or the given files) checked against the
 // policies they name.

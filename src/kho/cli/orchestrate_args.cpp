@@ -1,6 +1,7 @@
 #include "kho/cli/orchestrate_args.hpp"
 
 #include <filesystem>
+#include <set>
 
 namespace kho::cli {
 
@@ -34,6 +35,25 @@ Result<orchestrate::StateDb> OrchestrateArgs::open_state() const {
   if (!state.empty()) return orchestrate::StateDb::open(state);
   KHO_TRY_ASSIGN(auto dir, orchestrate::default_state_dir());
   return orchestrate::StateDb::open(dir);
+}
+
+nlohmann::ordered_json issue_json(const orchestrate::PolicyIssue& issue) {
+  return {{"file", issue.file},
+          {"line", issue.line},
+          {"column", issue.column},
+          {"field", issue.field},
+          {"message", issue.message}};
+}
+
+void print_issues(const Context& ctx, const std::vector<orchestrate::PolicyIssue>& issues) {
+  if (ctx.global.json) return;
+  for (const auto& i : issues) fmt::print(stderr, "{}\n", orchestrate::format_issue(i));
+}
+
+Status issues_error(const std::vector<orchestrate::PolicyIssue>& issues, std::string_view what) {
+  std::set<std::string> files;
+  for (const auto& i : issues) files.insert(i.file);
+  return failf(Errc::invalid_argument, "{} problem(s) in {} {} file(s)", issues.size(), files.size(), what);
 }
 
 }  // namespace kho::cli

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "kho/cli/context.hpp"
+#include "kho/orchestrate/policy.hpp"
 #include "kho/orchestrate/state.hpp"
 
 namespace kho::cli {
@@ -23,5 +26,12 @@ struct OrchestrateArgs {
   // --state, else /var/lib/kho as root, else $XDG_STATE_HOME/kho or ~/.local/state/kho.
   Result<orchestrate::StateDb> open_state() const;
 };
+
+// Problems found in policy or runbook files: as JSON objects, printed one per line
+// on stderr (not with --json), and the error that ends the command ("3 problem(s)
+// in 2 policy file(s)"; `what` is "policy" or "runbook").
+nlohmann::ordered_json issue_json(const orchestrate::PolicyIssue& issue);
+void print_issues(const Context& ctx, const std::vector<orchestrate::PolicyIssue>& issues);
+Status issues_error(const std::vector<orchestrate::PolicyIssue>& issues, std::string_view what);
 
 }  // namespace kho::cli

@@ -13,6 +13,7 @@
 
 #include "kho/platform/locale.hpp"
 #include "kho/util/glob.hpp"
+#include "kho/util/path.hpp"
 #include "kho/util/thread_pool.hpp"
 
 namespace kho::engine {
@@ -42,13 +43,13 @@ namespace {
 
 constexpr std::int64_t k_ns = 1'000'000'000;
 
-struct ArchiveDeleter {
+struct ArchiveWriterDeleter {
   void operator()(struct archive* a) const { archive_write_free(a); }
 };
 struct EntryDeleter {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
-using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
+using ArchivePtr = std::unique_ptr<struct archive, ArchiveWriterDeleter>;
 using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
 
 // A buffer of zeros for holes, from calloc: large calloc'd blocks are fresh
@@ -323,7 +324,7 @@ Status Exporter::walk(const Id& tree_id, const std::string& snap_dir, const std:
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
   KHO_TRY_ASSIGN(repo::Tree tree, m_repo.load_tree(tree_id));
   for (const Node& node : tree.nodes) {
-    std::string snap = snap_dir == "/" ? "/" + node.name : snap_dir + "/" + node.name;
+    std::string snap = join_path(snap_dir, node.name);
     std::string arc = arc_dir.empty() ? node.name : arc_dir + "/" + node.name;
     if (m_filter.excluded(snap)) continue;
     if (node.type == FileType::dir) {

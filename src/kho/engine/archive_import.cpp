@@ -23,7 +23,7 @@ using repo::Node;
 
 namespace {
 
-constexpr std::size_t k_read_block = 1024 * 1024;
+constexpr std::size_t k_archive_read_block = 1024 * 1024;
 constexpr std::uint64_t k_ratio_floor = 256ull * 1024 * 1024;
 constexpr std::size_t k_max_name = 255;
 
@@ -64,7 +64,7 @@ bool fix_utf8(std::string& s) {
   return changed;
 }
 
-struct ArchiveDeleter {
+struct ArchiveReaderDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
 
@@ -113,7 +113,7 @@ private:
   repo::BlobWriter m_writer;
   chunker::Chunker m_chunker;
   ThreadPool m_pool;
-  std::unique_ptr<struct archive, ArchiveDeleter> m_archive;
+  std::unique_ptr<struct archive, ArchiveReaderDeleter> m_archive;
   Item m_root;  // the import prefix directory
   std::deque<Inode> m_inodes;
   TimeNs m_time = 0;
@@ -170,8 +170,8 @@ Status Importer::open_archive() {
   archive_read_support_format_all(a);
   archive_read_support_filter_all(a);
   int r;
-  if (m_opt.archive == "-") r = archive_read_open_fd(a, STDIN_FILENO, k_read_block);
-  else r = archive_read_open_filename(a, m_opt.archive.c_str(), k_read_block);
+  if (m_opt.archive == "-") r = archive_read_open_fd(a, STDIN_FILENO, k_archive_read_block);
+  else r = archive_read_open_filename(a, m_opt.archive.c_str(), k_archive_read_block);
   if (r != ARCHIVE_OK) {
     const char* msg = archive_error_string(a);
     std::string what = m_opt.archive == "-" ? "standard input" : m_opt.archive;
@@ -223,8 +223,8 @@ Result<std::vector<Id>> Importer::store_data(const std::string& entry, std::uint
       start = 0;
     }
     std::size_t old = buffer.size();
-    buffer.resize(old + k_read_block);
-    la_ssize_t n = archive_read_data(m_archive.get(), buffer.data() + old, k_read_block);
+    buffer.resize(old + k_archive_read_block);
+    la_ssize_t n = archive_read_data(m_archive.get(), buffer.data() + old, k_archive_read_block);
     if (n < 0) {
       buffer.resize(old);
       return archive_error(entry, "cannot read the entry's data");

@@ -19,6 +19,7 @@
 #include "kho/util/crash_point.hpp"
 #include "kho/util/fd.hpp"
 #include "kho/util/glob.hpp"
+#include "kho/util/path.hpp"
 #include "kho/util/thread_pool.hpp"
 
 namespace kho::engine {
@@ -72,10 +73,6 @@ constexpr std::size_t k_max_queued_dirs = 4096;
 // out of the snapshot; anything else (the repository failing) stops the backup.
 bool is_source_error(const Error& e) {
   return e.code() == Errc::io || e.code() == Errc::permission || e.code() == Errc::not_found;
-}
-
-std::string join_path(const std::string& dir, const std::string& name) {
-  return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
 std::vector<std::string> split_path(const std::string& abs) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "kho/util/path.hpp"
 #include "kho/util/thread_pool.hpp"
 
 namespace kho::engine {
@@ -97,7 +98,7 @@ void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const st
     return;
   }
   for (const auto& node : tree->nodes) {
-    std::string child = path == "/" ? "/" + node.name : path + "/" + node.name;
+    std::string child = join_path(path, node.name);
     for (const auto& id : node.content) {
       m_result.blobs++;
       if (!m_repo.index().has(BlobType::data, id))
@@ -249,7 +250,7 @@ void Checker::trace_damage() {
         auto tree = m_repo.load_tree(tree_id);
         if (!tree) return;
         for (const auto& node : tree->nodes) {
-          std::string child = path == "/" ? "/" + node.name : path + "/" + node.name;
+          std::string child = join_path(path, node.name);
           for (const auto& id : node.content)
             if (m_damaged_data.count(id)) {
               affected[snap].push_back(child);

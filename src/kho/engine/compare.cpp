@@ -14,6 +14,7 @@
 
 #include "kho/util/fd.hpp"
 #include "kho/util/glob.hpp"
+#include "kho/util/path.hpp"
 #include "kho/util/thread_pool.hpp"
 
 namespace kho::engine {
@@ -23,10 +24,6 @@ using repo::BlobType;
 using repo::Node;
 
 namespace {
-
-std::string join_path(const std::string& dir, const std::string& name) {
-  return dir == "/" ? "/" + name : dir + "/" + name;
-}
 
 std::optional<FileType> type_of(mode_t mode) {
   switch (mode & S_IFMT) {

@@ -17,6 +17,7 @@
 #include "kho/repo/pack_reader.hpp"
 #include "kho/util/fd.hpp"
 #include "kho/util/glob.hpp"
+#include "kho/util/path.hpp"
 #include "kho/util/thread_pool.hpp"
 
 namespace kho::engine {
@@ -135,7 +136,7 @@ Status Restorer::collect(const Id& tree_id, const std::string& rel, const std::s
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
   KHO_TRY_ASSIGN(repo::Tree tree, m_repo.load_tree(tree_id));
   for (auto& node : tree.nodes) {
-    std::string child_snap = snap == "/" ? "/" + node.name : snap + "/" + node.name;
+    std::string child_snap = join_path(snap, node.name);
     std::string child_rel = rel.empty() ? node.name : rel + "/" + node.name;
     if (m_filter.excluded(child_snap)) continue;
     if (node.type == FileType::dir) {

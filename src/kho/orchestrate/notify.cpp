@@ -17,6 +17,7 @@
 #include "kho/backend/rest/http_client.hpp"
 #include "kho/platform/child.hpp"
 #include "kho/util/fd.hpp"
+#include "kho/util/json.hpp"
 #include "kho/util/url.hpp"
 
 
@@ -31,10 +32,6 @@ constexpr const char* k_user_agent = "kho/" KHO_VERSION;
 #else
 constexpr const char* k_user_agent = "kho";
 #endif
-
-nlohmann::ordered_json text_or_null(const std::string& text) {
-  return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
-}
 
 std::string default_summary(const NotifyMessage& m) {
   std::string what = m.kind.empty() ? "run" : m.kind;
@@ -158,7 +155,7 @@ Result<Attempt> post_once(CURL* curl, const std::string& url, const std::string&
   return attempt;
 }
 
-std::string describe(const Attempt& a) {
+std::string describe_attempt(const Attempt& a) {
   if (a.code != CURLE_OK) return a.detail;
   std::string text = fmt::format("HTTP status {}", a.status);
   if (!a.detail.empty()) text += " (" + a.detail + ")";
@@ -249,7 +246,7 @@ Status send_webhook(const std::string& url, const nlohmann::ordered_json& body, 
     if (a.code == CURLE_OK && a.status >= 200 && a.status < 300) return {};
     const bool retry = a.code != CURLE_OK ? backend::curl_error_is_transient(a.code) : (a.status == 429 || a.status >= 500);
     if (!retry) {
-      std::string why = describe(a);
+      std::string why = describe_attempt(a);
       if (a.code == CURLE_OK && a.status >= 300 && a.status < 400) why += "; redirects are not followed";
       return tl::unexpected(Error(a.code == CURLE_OK ? Errc::failed : Errc::io,
                                   scrub(fmt::format("webhook {}: {}; not retried", shown, why), secrets)));
@@ -258,7 +255,7 @@ Status send_webhook(const std::string& url, const nlohmann::ordered_json& body, 
       const Errc code = a.code == CURLE_OPERATION_TIMEDOUT ? Errc::timeout : Errc::io;
       std::string why = a.code == CURLE_OPERATION_TIMEDOUT
                             ? fmt::format("no answer within {} ({})", format_ms(options.timeout), a.detail)
-                            : describe(a);
+                            : describe_attempt(a);
       return tl::unexpected(Error(
           code,
           scrub(fmt::format("webhook {} failed after {} attempt{}: {}", shown, n, n == 1 ? "" : "s", why), secrets),

@@ -15,6 +15,7 @@
 #include "kho/orchestrate/cron.hpp"
 #include "kho/orchestrate/tz.hpp"
 #include "kho/orchestrate/yaml_fields.hpp"
+#include "kho/util/json.hpp"
 #include "kho/util/time.hpp"
 #include "kho/util/url.hpp"
 
@@ -49,7 +50,7 @@ std::string location_problem(const std::string& location) {
                      scheme);
 }
 
-class Parser : public YamlReader {
+class PolicyParser : public YamlReader {
  public:
   using YamlReader::YamlReader;
 
@@ -125,13 +126,13 @@ private:
   void parse_notify(const Field& f, Policy& p);
 };
 
-const std::vector<std::string_view> k_top_keys = {
+const std::vector<std::string_view> k_policy_keys = {
     "name",      "description", "repository", "password_file",   "password_command", "sources",
     "exclude",   "tags",        "host",       "one_file_system", "schedule",         "timezone",
     "retention", "prune",       "check",      "copy_to",         "objectives",       "hooks",
     "notify",    "timeout",     "retry",      "anomaly"};
 
-Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
+Policy PolicyParser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   Policy p;
   p.file = file();
   if (root.IsNull()) {
@@ -144,7 +145,7 @@ Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
                                    describe(root)));
     return p;
   }
-  Fields top(*this, root, "", k_top_keys);
+  Fields top(*this, root, "", k_policy_keys);
 
   if (auto f = top.get("name"); f && !f->value.IsNull()) {
     if (auto name = string(f)) {
@@ -289,7 +290,7 @@ Policy Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   return p;
 }
 
-void Parser::parse_sources(const Field& f, Policy& p) {
+void PolicyParser::parse_sources(const Field& f, Policy& p) {
   if (!f.value.IsSequence()) {
     issue(f, fmt::format("expected a list of sources (- path: ... or - command: ...), got {}", describe(f.value)));
     return;
@@ -360,7 +361,7 @@ void Parser::parse_sources(const Field& f, Policy& p) {
   }
 }
 
-void Parser::parse_retention(const Field& f, Policy& p) {
+void PolicyParser::parse_retention(const Field& f, Policy& p) {
   static const std::vector<std::string_view> counts = {"keep_last",    "keep_hourly",  "keep_daily",
                                                        "keep_weekly",  "keep_monthly", "keep_yearly"};
   std::vector<std::string_view> known = counts;
@@ -389,7 +390,7 @@ void Parser::parse_retention(const Field& f, Policy& p) {
   p.retention = r;
 }
 
-void Parser::parse_copy_to(const Field& f, Policy& p) {
+void PolicyParser::parse_copy_to(const Field& f, Policy& p) {
   if (!f.value.IsSequence()) {
     issue(f, fmt::format("expected a list of repositories, got {}", describe(f.value)));
     return;
@@ -439,7 +440,7 @@ void Parser::parse_copy_to(const Field& f, Policy& p) {
   }
 }
 
-void Parser::parse_hooks(const Field& f, Policy& p) {
+void PolicyParser::parse_hooks(const Field& f, Policy& p) {
   auto hooks = map(f, {"before", "after", "on_failure"});
   if (!hooks) return;
   auto read = [&](std::string_view key, std::vector<Command>& out) {
@@ -459,7 +460,7 @@ void Parser::parse_hooks(const Field& f, Policy& p) {
   read("on_failure", p.hooks.on_failure);
 }
 
-void Parser::parse_notify(const Field& f, Policy& p) {
+void PolicyParser::parse_notify(const Field& f, Policy& p) {
   auto fields = map(f, {"webhook", "command", "on"});
   if (!fields) return;
   Notify n;
@@ -503,9 +504,9 @@ void Parser::parse_notify(const Field& f, Policy& p) {
   p.notify = n;
 }
 
-LoadResult parse_one(std::string_view text, const std::string& file, std::optional<NameAt>& name_mark) {
+LoadResult parse_policy(std::string_view text, const std::string& file, std::optional<NameAt>& name_mark) {
   LoadResult result;
-  Parser parser(file, result.issues);
+  PolicyParser parser(file, result.issues);
   auto doc = parser.load_document(text, "policy");
   if (!doc) return result;
   Policy p = parser.parse(*doc, name_mark);
@@ -514,11 +515,11 @@ LoadResult parse_one(std::string_view text, const std::string& file, std::option
   return result;
 }
 
-LoadResult load_file(const std::filesystem::path& path, std::optional<NameAt>& name_mark) {
+LoadResult read_policy_file(const std::filesystem::path& path, std::optional<NameAt>& name_mark) {
   LoadResult r;
   auto text = read_yaml_file(path, r.issues);
   if (!text) return r;
-  return parse_one(*text, path.string(), name_mark);
+  return parse_policy(*text, path.string(), name_mark);
 }
 
 std::string shell_quote(const std::string& arg) {
@@ -543,10 +544,6 @@ nlohmann::ordered_json password_json(const PasswordSource& p) {
 template <typename T>
 nlohmann::ordered_json optional_json(const std::optional<T>& v) {
   return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
-}
-
-nlohmann::ordered_json text_or_null(const std::string& s) {
-  return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
 }
 
 }  // namespace
@@ -586,12 +583,12 @@ std::vector<std::string> Policy::snapshot_tags() const {
 
 LoadResult load_policy_text(std::string_view text, const std::string& file) {
   std::optional<NameAt> name_mark;
-  return parse_one(text, file, name_mark);
+  return parse_policy(text, file, name_mark);
 }
 
 LoadResult load_policy_file(const std::filesystem::path& path) {
   std::optional<NameAt> name_mark;
-  return load_file(path, name_mark);
+  return read_policy_file(path, name_mark);
 }
 
 LoadResult load_policy_dir(const std::filesystem::path& dir) {
@@ -606,7 +603,7 @@ LoadResult load_policy_files(const std::vector<std::filesystem::path>& files) {
   UniqueNames names("policy");
   for (const auto& path : files) {
     std::optional<NameAt> name_mark;
-    LoadResult one = load_file(path, name_mark);
+    LoadResult one = read_policy_file(path, name_mark);
     // The name is known even when the file has other issues, so a clash is reported too.
     if (name_mark) {
       if (auto dup = names.check(*name_mark, path.string())) {

@@ -31,8 +31,6 @@ using platform::ChildOptions;
 using platform::ChildResult;
 namespace fs = std::filesystem;
 
-const std::vector<std::string> k_kho_env = {"KHO_REPOSITORY",      "KHO_PASSWORD",           "KHO_PASSWORD_FILE",
-                                            "KHO_FROM_REPOSITORY", "KHO_FROM_PASSWORD_FILE", "KHO_PASSWORD_COMMAND"};
 constexpr std::size_t k_tail_lines = 20;
 
 double seconds_since(TimeNs start) { return static_cast<double>(now_ns() - start) / 1e9; }
@@ -48,7 +46,7 @@ std::string kho_program(const RecoveryOptions& o) {
 ChildOptions kho_child(const RecoveryOptions& o, const Policy& p, std::vector<std::string> args) {
   ChildOptions c;
   c.argv = {kho_program(o)};
-  c.unset_env = k_kho_env;
+  c.unset_env = platform::k_kho_repository_env;
   c.set_env.emplace_back("KHO_REPOSITORY", p.repository);
   if (!p.password.file.empty()) c.set_env.emplace_back("KHO_PASSWORD_FILE", p.password.file);
   if (p.password.command) c.argv.insert(c.argv.end(), {"--password-command", p.password.command->shell_text()});

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "kho/orchestrate/yaml_fields.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::orchestrate {
 
@@ -96,7 +97,7 @@ std::vector<Field> in_file_order(const Fields& fields, const std::vector<std::st
   return out;
 }
 
-class Parser : public YamlReader {
+class RunbookParser : public YamlReader {
  public:
   using YamlReader::YamlReader;
 
@@ -255,7 +256,7 @@ class Parser : public YamlReader {
   std::optional<VerifyCheck> parse_check(const Field& item);
 };
 
-const std::vector<std::string_view> k_top_keys = {"name", "policy", "description", "snapshot", "rto",
+const std::vector<std::string_view> k_runbook_keys = {"name", "policy", "description", "snapshot", "rto",
                                                   "vars", "drill",  "steps",       "verify"};
 const std::vector<std::string_view> k_step_keys = {"name",    "run",     "restore",     "wait_for", "background",
                                                    "timeout", "retries", "retry_delay", "critical", "drill"};
@@ -264,7 +265,7 @@ const std::vector<std::string_view> k_verify_keys = {
     "files_match_snapshot", "http", "tcp", "command", "expect", "timeout"};
 const std::vector<std::string_view> k_verify_kinds = {"files_match_snapshot", "http", "tcp", "command"};
 
-Runbook Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
+Runbook RunbookParser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) {
   Runbook r;
   r.file = file();
   if (root.IsNull()) {
@@ -277,7 +278,7 @@ Runbook Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) 
         fmt::format("expected a map with name, policy, steps, ... (one runbook per file), got {}", describe(root)));
     return r;
   }
-  Fields top(*this, root, "", k_top_keys);
+  Fields top(*this, root, "", k_runbook_keys);
 
   if (auto f = top.get("name"); f && !f->value.IsNull()) {
     if (auto name = string(f)) {
@@ -328,7 +329,7 @@ Runbook Parser::parse(const YAML::Node& root, std::optional<NameAt>& name_mark) 
   return r;
 }
 
-void Parser::parse_steps(const Field& f, Runbook& r) {
+void RunbookParser::parse_steps(const Field& f, Runbook& r) {
   if (!f.value.IsSequence()) {
     issue(f, fmt::format("expected a list of steps (- name: ... run: ...), got {}", describe(f.value)));
     return;
@@ -356,7 +357,7 @@ void Parser::parse_steps(const Field& f, Runbook& r) {
   }
 }
 
-RunbookStep Parser::parse_step(const Field& item, bool& ok) {
+RunbookStep RunbookParser::parse_step(const Field& item, bool& ok) {
   RunbookStep s;
   ok = false;
   if (!item.value.IsMap()) {
@@ -414,7 +415,7 @@ RunbookStep Parser::parse_step(const Field& item, bool& ok) {
   return s;
 }
 
-void Parser::parse_restore(const Field& f, RunbookStep& s) {
+void RunbookParser::parse_restore(const Field& f, RunbookStep& s) {
   if (f.value.IsNull()) {
     issue(f, "expected a map {paths: [...], target: DIR}, got nothing");
     return;
@@ -442,7 +443,7 @@ void Parser::parse_restore(const Field& f, RunbookStep& s) {
   if (auto t = absolute_path(fields->get("target"), "the restore target, placed under {{root}}")) s.restore.target = *t;
 }
 
-void Parser::parse_wait_for(const Field& f, RunbookStep& s) {
+void RunbookParser::parse_wait_for(const Field& f, RunbookStep& s) {
   if (f.value.IsNull()) {
     issue(f, "expected a map {tcp: HOST:PORT | http: URL | file: PATH, timeout: ...}, got nothing");
     return;
@@ -470,7 +471,7 @@ void Parser::parse_wait_for(const Field& f, RunbookStep& s) {
   if (auto d = duration(fields->get("interval"))) s.wait_for.interval_s = *d;
 }
 
-void Parser::parse_drill(const Field& f, RunbookStep& s) {
+void RunbookParser::parse_drill(const Field& f, RunbookStep& s) {
   if (f.value.IsScalar()) {
     if (f.value.Scalar() == "skip") {
       s.drill = DrillMode::skip;
@@ -500,7 +501,7 @@ void Parser::parse_drill(const Field& f, RunbookStep& s) {
   if (auto b = boolean(fields.get("background"))) s.drill_background = *b;
 }
 
-void Parser::parse_verify(const Field& f, Runbook& r) {
+void RunbookParser::parse_verify(const Field& f, Runbook& r) {
   if (!f.value.IsSequence()) {
     issue(f, fmt::format("expected a list of checks (- http: ..., - command: ...), got {}", describe(f.value)));
     return;
@@ -510,7 +511,7 @@ void Parser::parse_verify(const Field& f, Runbook& r) {
   }
 }
 
-std::optional<VerifyCheck> Parser::parse_check(const Field& item) {
+std::optional<VerifyCheck> RunbookParser::parse_check(const Field& item) {
   if (!item.value.IsMap()) {
     issue(item, fmt::format("a check is a map with one of {}; got {}", join(k_verify_kinds), describe(item.value)));
     return std::nullopt;
@@ -599,9 +600,9 @@ std::optional<VerifyCheck> Parser::parse_check(const Field& item) {
   return c;
 }
 
-RunbookLoadResult parse_one(std::string_view text, const std::string& file, std::optional<NameAt>& name_mark) {
+RunbookLoadResult parse_runbook(std::string_view text, const std::string& file, std::optional<NameAt>& name_mark) {
   RunbookLoadResult result;
-  Parser parser(file, result.issues);
+  RunbookParser parser(file, result.issues);
   try {
     auto doc = parser.load_document(text, "runbook");
     if (!doc) return result;
@@ -619,11 +620,11 @@ RunbookLoadResult parse_one(std::string_view text, const std::string& file, std:
   return result;
 }
 
-RunbookLoadResult load_file(const std::filesystem::path& path, std::optional<NameAt>& name_mark) {
+RunbookLoadResult read_runbook_file(const std::filesystem::path& path, std::optional<NameAt>& name_mark) {
   RunbookLoadResult r;
   auto text = read_yaml_file(path, r.issues);
   if (!text) return r;
-  return parse_one(*text, path.string(), name_mark);
+  return parse_runbook(*text, path.string(), name_mark);
 }
 
 const char* action_name(StepAction a) {
@@ -664,10 +665,6 @@ const char* verify_name(VerifyKind k) {
   return "?";
 }
 
-nlohmann::ordered_json text_or_null(const std::string& s) {
-  return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
-}
-
 nlohmann::ordered_json optional_command(const std::optional<Command>& c) {
   return c ? command_json(*c) : nlohmann::ordered_json(nullptr);
 }
@@ -676,12 +673,12 @@ nlohmann::ordered_json optional_command(const std::optional<Command>& c) {
 
 RunbookLoadResult load_runbook_text(std::string_view text, const std::string& file) {
   std::optional<NameAt> name_mark;
-  return parse_one(text, file, name_mark);
+  return parse_runbook(text, file, name_mark);
 }
 
 RunbookLoadResult load_runbook_file(const std::filesystem::path& path) {
   std::optional<NameAt> name_mark;
-  return load_file(path, name_mark);
+  return read_runbook_file(path, name_mark);
 }
 
 RunbookLoadResult load_runbook_dir(const std::filesystem::path& dir) {
@@ -696,7 +693,7 @@ RunbookLoadResult load_runbook_files(const std::vector<std::filesystem::path>& f
   UniqueNames names("runbook");
   for (const auto& path : files) {
     std::optional<NameAt> name_mark;
-    RunbookLoadResult one = load_file(path, name_mark);
+    RunbookLoadResult one = read_runbook_file(path, name_mark);
     // The name is known even when the file has other issues, so a clash is reported too.
     if (name_mark) {
       if (auto dup = names.check(*name_mark, path.string())) {

@@ -23,10 +23,6 @@ namespace {
 using platform::ChildOptions;
 using platform::ChildResult;
 
-// Environment variables a child kho must not inherit from whoever started the
-// scheduler: the policy says where the repository is and how to open it.
-const std::vector<std::string> k_kho_env = {"KHO_REPOSITORY",     "KHO_PASSWORD",           "KHO_PASSWORD_FILE",
-                                            "KHO_FROM_REPOSITORY", "KHO_FROM_PASSWORD_FILE", "KHO_PASSWORD_COMMAND"};
 
 // The last JSON value (object or array) a kho child printed: its --json summary.
 nlohmann::ordered_json last_json(const std::string& out) {
@@ -130,7 +126,7 @@ public:
   ChildOptions kho(const std::string& repository, const PasswordSource& password, std::vector<std::string> args) {
     ChildOptions c;
     c.argv = {m_kho};
-    c.unset_env = k_kho_env;
+    c.unset_env = platform::k_kho_repository_env;
     c.set_env.emplace_back("KHO_REPOSITORY", repository);
     add_password(c, password, "KHO_PASSWORD_FILE", "--password-command");
     c.argv.insert(c.argv.end(), {"--json", "--no-progress"});

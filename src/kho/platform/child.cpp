@@ -21,6 +21,10 @@ extern char** environ;
 
 namespace kho::platform {
 
+const std::vector<std::string> k_kho_repository_env = {"KHO_REPOSITORY",      "KHO_PASSWORD",
+                                                       "KHO_PASSWORD_FILE",   "KHO_FROM_REPOSITORY",
+                                                       "KHO_FROM_PASSWORD_FILE", "KHO_PASSWORD_COMMAND"};
+
 namespace {
 using Clock = std::chrono::steady_clock;
 

@@ -19,6 +19,11 @@
 
 namespace kho::platform {
 
+// Environment variables that name a kho repository or open it. A kho started as a
+// child must not inherit them from whoever started kho: the policy or runbook says
+// where the repository is and how to open it.
+extern const std::vector<std::string> k_kho_repository_env;
+
 struct ChildOptions {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH
   std::vector<std::pair<std::string, std::string>> set_env;

@@ -6,7 +6,7 @@
 namespace kho::repo {
 
 namespace {
-constexpr std::size_t k_entry_size = 1 + 1 + 4 + 4 + 4 + Id::k_size;
+constexpr std::size_t k_index_entry_size = 1 + 1 + 4 + 4 + 4 + Id::k_size;
 
 bool entry_less(const IndexEntry& a, const IndexEntry& b) {
   int c = std::memcmp(a.id.bytes.data(), b.id.bytes.data(), Id::k_size);
@@ -56,7 +56,7 @@ Result<IndexFile> IndexFile::decode(ByteSpan content, const std::string& what) {
     KHO_TRY_ASSIGN(ByteSpan pid, r.raw(Id::k_size));
     p.pack_id = Id::from_span(pid);
     KHO_TRY_ASSIGN(std::uint64_t nblobs, r.varint());
-    if (nblobs > r.remaining() / k_entry_size) return r.truncated();
+    if (nblobs > r.remaining() / k_index_entry_size) return r.truncated();
     p.blobs.reserve(nblobs);
     for (std::uint64_t j = 0; j < nblobs; ++j) {
       PackedBlob b;

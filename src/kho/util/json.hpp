@@ -31,6 +31,11 @@ T json_integer(const nlohmann::json& j) {
   throw nlohmann::json::out_of_range::create(406, "integer " + j.dump() + " is out of range", &j);
 }
 
+// A string field written as JSON null when empty.
+inline nlohmann::ordered_json text_or_null(const std::string& text) {
+  return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text);
+}
+
 // object[key] read as above, or `fallback` when the key is absent (as json::value()).
 template <class T>
 T json_integer(const nlohmann::json& object, const char* key, T fallback) {

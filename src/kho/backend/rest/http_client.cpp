@@ -10,6 +10,12 @@
 
 namespace kho::backend {
 
+// Outside the anonymous namespace: HttpClient::Handle, a class with linkage, holds one.
+struct CurlDeleter {
+  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+
 namespace {
 
 // libcurl's global state is set up once, before any handle exists.
@@ -21,11 +27,6 @@ Status global_init() {
     return failf(Errc::io, "cannot initialise libcurl: {}", curl_easy_strerror(result));
   return {};
 }
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
 
 struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
