@@ -3,6 +3,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -20,9 +21,21 @@ struct DCtxDeleter {
 };
 
 // Contexts are expensive to create (the compressor's tables are megabytes at high
-// levels), so each thread keeps one of each for its lifetime.
-ZSTD_CCtx* thread_cctx() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> ctx(ZSTD_createCCtx());
+// levels), so each thread keeps them for its lifetime. zstd sizes a context's
+// tables to the input, and frees and reallocates them when an input needs more
+// or, after a run of much smaller inputs, far less. Backing up small files
+// between large chunks did that all the time: fresh tables, page faults and
+// zero-filling for most large chunks. So a thread keeps one compression context
+// per class of input size, eight times apart; the largest class holds the
+// chunks of large files, whose tables no longer grow with the input.
+constexpr std::array<std::size_t, 3> k_context_classes = {4 * 1024, 32 * 1024, 256 * 1024};
+
+ZSTD_CCtx* thread_cctx(std::size_t input_size) {
+  thread_local std::array<std::unique_ptr<ZSTD_CCtx, CCtxDeleter>, k_context_classes.size() + 1> contexts;
+  std::size_t c = 0;
+  while (c < k_context_classes.size() && input_size > k_context_classes[c]) ++c;
+  auto& ctx = contexts[c];
+  if (!ctx) ctx.reset(ZSTD_createCCtx());
   if (!ctx) throw std::bad_alloc();
   return ctx.get();
 }
@@ -45,7 +58,7 @@ bool starts_with_zstd_magic(ByteSpan frame) {
 std::size_t compress_bound(std::size_t size) { return ZSTD_compressBound(size); }
 
 std::size_t compress_into(ByteSpan data, int level, std::uint8_t* out) {
-  ZSTD_CCtx* ctx = thread_cctx();
+  ZSTD_CCtx* ctx = thread_cctx(data.size());
   // One-shot compression records the content size in the frame header, which
   // decompress() checks before allocating.
   const std::size_t n =

@@ -228,67 +228,102 @@ bool is_pdf(ByteSpan h) {
   return text.find("%PDF") != std::string_view::npos;
 }
 
+constexpr int k_type_kinds = static_cast<int>(TypeKind::weak) + 1;
+
+// Whether `h` is what a file of `kind` starts with.
+bool head_fits(TypeKind kind, ByteSpan h) {
+  switch (kind) {
+    case TypeKind::pdf:
+      return is_pdf(h);
+    case TypeKind::zip:
+      return has_at(h, "PK"sv);
+    case TypeKind::office_zip:  // password-protected Office files are OLE containers
+      return has_at(h, "PK"sv) || has_at(h, "\xd0\xcf\x11\xe0"sv);
+    case TypeKind::ole:  // old Office: OLE, or a newer file, RTF or HTML under the old name
+      return has_at(h, "\xd0\xcf\x11\xe0"sv) || has_at(h, "PK"sv) || is_text(h);
+    case TypeKind::image:
+      return is_image(h);
+    case TypeKind::gzip:
+      return has_at(h, "\x1f\x8b"sv);
+    case TypeKind::zstd:
+      return has_at(h, "\x28\xb5\x2f\xfd"sv);
+    case TypeKind::xz:
+      return has_at(h, "\xfd\x37\x7a\x58\x5a\x00"sv);
+    case TypeKind::bzip2:
+      return has_at(h, "BZh"sv);
+    case TypeKind::sevenzip:
+      return has_at(h, "7z\xbc\xaf\x27\x1c"sv);
+    case TypeKind::rar:
+      return has_at(h, "Rar!"sv);
+    case TypeKind::sqlite:
+      return has_at(h, "SQLite format 3\x00"sv);
+    case TypeKind::text:
+      // Not text, not another known format (a mislabeled .csv that is really
+      // .xlsx is a mistake, not an attack) and not mostly zeros.
+      return is_text(h) || known_format(h) != nullptr || entropy_bits(h) < 6.0;
+    case TypeKind::weak:
+      return !looks_encrypted(h);
+    case TypeKind::none:
+      break;
+  }
+  return true;
+}
+
+// How a head that does not fit `kind` fails it.
+const char* misfit(TypeKind kind) {
+  switch (kind) {
+    case TypeKind::pdf:
+      return "without the %PDF header";
+    case TypeKind::zip:
+    case TypeKind::office_zip:
+      return "without the zip header";
+    case TypeKind::ole:
+      return "without the OLE header";
+    case TypeKind::image:
+      return "that is not an image";
+    case TypeKind::gzip:
+      return "without the gzip header";
+    case TypeKind::zstd:
+      return "without the zstd header";
+    case TypeKind::xz:
+      return "without the xz header";
+    case TypeKind::bzip2:
+      return "without the bzip2 header";
+    case TypeKind::sevenzip:
+      return "without the 7z header";
+    case TypeKind::rar:
+      return "without the rar header";
+    case TypeKind::sqlite:
+      return "without the SQLite header";
+    case TypeKind::text:
+      return "that is not text";
+    case TypeKind::weak:
+      return "that looks encrypted";
+    case TypeKind::none:
+      break;
+  }
+  return "";
+}
+
 // Whether the extension has a type we check, and if so, the mismatch ("" when
-// the content matches).
-std::string check_type(std::string_view path, ByteSpan h, bool& known) {
+// the content matches). `fits(kind)` says whether the head fits a kind.
+template <typename Fits>
+std::string check_type(std::string_view path, std::size_t head_size, bool& known, Fits&& fits) {
   auto ext = extension(path);
   auto kind = kind_of(ext);
   known = kind != TypeKind::none;
   // Empty and tiny files never mismatch: no ransomware output is that small.
-  if (!known || h.size() < 8) return {};
-  bool ok = true;
-  const char* what = "";
-  switch (kind) {
-    case TypeKind::pdf:
-      ok = is_pdf(h), what = "without the %PDF header";
-      break;
-    case TypeKind::zip:
-      ok = has_at(h, "PK"sv), what = "without the zip header";
-      break;
-    case TypeKind::office_zip:  // password-protected Office files are OLE containers
-      ok = has_at(h, "PK"sv) || has_at(h, "\xd0\xcf\x11\xe0"sv), what = "without the zip header";
-      break;
-    case TypeKind::ole:  // old Office: OLE, or a newer file, RTF or HTML under the old name
-      ok = has_at(h, "\xd0\xcf\x11\xe0"sv) || has_at(h, "PK"sv) || is_text(h), what = "without the OLE header";
-      break;
-    case TypeKind::image:
-      ok = is_image(h), what = "that is not an image";
-      break;
-    case TypeKind::gzip:
-      ok = has_at(h, "\x1f\x8b"sv), what = "without the gzip header";
-      break;
-    case TypeKind::zstd:
-      ok = has_at(h, "\x28\xb5\x2f\xfd"sv), what = "without the zstd header";
-      break;
-    case TypeKind::xz:
-      ok = has_at(h, "\xfd\x37\x7a\x58\x5a\x00"sv), what = "without the xz header";
-      break;
-    case TypeKind::bzip2:
-      ok = has_at(h, "BZh"sv), what = "without the bzip2 header";
-      break;
-    case TypeKind::sevenzip:
-      ok = has_at(h, "7z\xbc\xaf\x27\x1c"sv), what = "without the 7z header";
-      break;
-    case TypeKind::rar:
-      ok = has_at(h, "Rar!"sv), what = "without the rar header";
-      break;
-    case TypeKind::sqlite:
-      ok = has_at(h, "SQLite format 3\x00"sv), what = "without the SQLite header";
-      break;
-    case TypeKind::text:
-      // Not text, not another known format (a mislabeled .csv that is really
-      // .xlsx is a mistake, not an attack) and not mostly zeros.
-      ok = is_text(h) || known_format(h) != nullptr || entropy_bits(h) < 6.0;
-      what = "that is not text";
-      break;
-    case TypeKind::weak:
-      ok = !looks_encrypted(h), what = "that looks encrypted";
-      break;
-    case TypeKind::none:
-      break;
-  }
-  if (ok) return {};
-  return fmt::format(".{} {}", ext, what);
+  if (!known || head_size < 8 || fits(kind)) return {};
+  return fmt::format(".{} {}", ext, misfit(kind));
+}
+
+std::string check_type(std::string_view path, ByteSpan h, bool& known) {
+  return check_type(path, h.size(), known, [h](TypeKind kind) { return head_fits(kind, h); });
+}
+
+// The same from what was worked out when the file was read.
+std::string check_type(std::string_view path, const HeadFacts& f, bool& known) {
+  return check_type(path, f.head_size, known, [&f](TypeKind kind) { return (f.fits >> static_cast<int>(kind) & 1) != 0; });
 }
 
 // --- ransom notes ---
@@ -427,6 +462,11 @@ std::string type_mismatch(std::string_view path, ByteSpan head) {
   return check_type(path, head, known);
 }
 
+std::string facts_type_mismatch(std::string_view path, const HeadFacts& head) {
+  bool known = false;
+  return check_type(path, head, known);
+}
+
 bool looks_like_ransom_note(std::string_view path, ByteSpan head) {
   auto name = lower(basename(path));
   auto ext = extension(path);
@@ -438,6 +478,16 @@ bool looks_like_ransom_note(std::string_view path, ByteSpan head) {
   // name with three such words at least.
   if (weak_note_name(name) && words.lock >= 1 && words.pay >= 1) return true;
   return words.lock >= 1 && words.pay >= 1 && words.lock + words.pay >= 3;
+}
+
+FileSeen::FileSeen(std::string path_, bool modified_, std::uint64_t size_, ByteSpan head_)
+    : path(std::move(path_)), modified(modified_), size(size_) {
+  if (head_.size() > k_anomaly_head_bytes) head_ = head_.first(k_anomaly_head_bytes);
+  head.head_size = static_cast<std::uint32_t>(head_.size());
+  head.encrypted = looks_encrypted(head_);
+  head.note = !modified && size <= k_max_note_size && looks_like_ransom_note(path, head_);
+  for (int k = 0; k < k_type_kinds; ++k)
+    if (head_fits(static_cast<TypeKind>(k), head_)) head.fits |= 1u << k;
 }
 
 AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th) {
@@ -481,9 +531,9 @@ AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th)
   std::unordered_set<std::string_view> note_dirs;
   std::vector<std::string_view> enc_examples, mismatch_examples, rename_examples, note_examples;
   for (const auto& f : in.seen) {
-    const ByteSpan head(f.head);
-    const bool encrypted = looks_encrypted(head);
-    const bool judged = encrypted || head.size() >= k_min_entropy_bytes;
+    const HeadFacts& head = f.head;
+    const bool encrypted = head.encrypted;
+    const bool judged = encrypted || head.head_size >= k_min_entropy_bytes;
 
     // A new file whose name is a gone file's plus an extension, or a gone
     // file's stem with another extension.
@@ -521,7 +571,7 @@ AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th)
     } else if (f.modified || kind_of(extension(f.path)) != TypeKind::none) {
       mismatch = check_type(f.path, head, type_known);
     }
-    if (type_known && !head.empty()) {
+    if (type_known && head.head_size > 0) {
       ++mismatch_judged;
       if (!mismatch.empty()) {
         ++n_mismatch;
@@ -549,7 +599,7 @@ AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th)
       if (rename_examples.size() < k_max_examples) rename_examples.push_back(f.path);
     }
 
-    if (!f.modified && f.size <= k_max_note_size && looks_like_ransom_note(f.path, head)) {
+    if (head.note) {
       note_dirs.insert(dirname(f.path));
       ++note_names[std::string(basename(f.path))];
       if (note_examples.size() < k_max_examples) note_examples.push_back(f.path);

@@ -33,12 +33,24 @@ struct AnomalyThresholds {
   double growth_factor = 3.0;    // size change against the history (either way) that counts as sudden
 };
 
+// What the checks need to know of a file's first bytes, worked out when the
+// file is read, so that the bytes need not be kept until the backup ends.
+struct HeadFacts {
+  std::uint32_t head_size = 0;  // bytes looked at (at most k_anomaly_head_bytes)
+  bool encrypted = false;       // looks_encrypted
+  bool note = false;            // a new file of at most note size that looks_like_ransom_note
+  std::uint32_t fits = 0;       // bit k: the head fits file type k (the types type_mismatch knows)
+};
+
 // One regular file the backup read (new or modified; unchanged files are not read).
 struct FileSeen {
+  // `head`: the file's first k_anomaly_head_bytes bytes (fewer for small files).
+  FileSeen(std::string path, bool modified, std::uint64_t size, ByteSpan head);
+
   std::string path;       // in the snapshot
   bool modified = false;  // false: new
   std::uint64_t size = 0;
-  Bytes head;  // the first k_anomaly_head_bytes bytes (fewer for small files)
+  HeadFacts head;
 };
 
 // One entry of the parent snapshot that is not in this one.
@@ -126,6 +138,8 @@ bool looks_encrypted(ByteSpan head);
 // the extension is not one we know (no opinion), else a short reason when the
 // content does not match (".pdf without the %PDF header").
 std::string type_mismatch(std::string_view path, ByteSpan head);
+// The same from the facts worked out of the head.
+std::string facts_type_mismatch(std::string_view path, const HeadFacts& head);
 
 // Whether a new file is a ransom note: a known note name (README_TO_DECRYPT,
 // HOW_TO_RESTORE_FILES, ...) or a small text file whose words are a ransom

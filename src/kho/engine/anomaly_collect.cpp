@@ -4,23 +4,18 @@
 namespace kho::engine {
 
 void AnomalyCollector::file_read(const std::string& path, bool modified, std::uint64_t size, ByteSpan head) {
-  if (head.size() > k_anomaly_head_bytes) head = head.subspan(0, k_anomaly_head_bytes);
-  std::unique_lock lock(m_mutex);
+  // The checks run here, on the backup's threads; only their outcome is kept.
+  FileSeen seen(path, modified, size, head);
+  std::lock_guard lock(m_mutex);
   if (m_input.seen.size() < m_max_files) {
-    m_input.seen.push_back(FileSeen{path, modified, size, Bytes(head.begin(), head.end())});
+    m_input.seen.push_back(std::move(seen));
     return;
   }
-  lock.unlock();
-  // Past the limit the checks run here and only their outcome is kept.
-  const bool encrypted = looks_encrypted(head);
-  const bool mismatched = !type_mismatch(path, head).empty();
-  const bool note = !modified && looks_like_ransom_note(path, head);
-  lock.lock();
   auto& u = m_input.unkept;
   (modified ? u.modified_files : u.new_files)++;
-  u.encrypted += encrypted;
-  u.mismatched += mismatched;
-  u.notes += note;
+  u.encrypted += seen.head.encrypted;
+  u.mismatched += !facts_type_mismatch(path, seen.head).empty();
+  u.notes += seen.head.note;
 }
 
 void AnomalyCollector::gone(const std::string& path, bool is_dir) {

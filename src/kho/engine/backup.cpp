@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -37,12 +38,58 @@ std::atomic<bool>& cancel_flag() {
 
 namespace {
 
-// Files are read in blocks of this size into a per-thread buffer of four blocks,
+// Files are read in blocks of this size into a per-thread buffer of two blocks,
 // which grows (up to the largest chunk plus a block) only for a window without
 // a cut point. Small blocks keep the resident memory per reader low.
 constexpr std::size_t k_read_block = 2 * 1024 * 1024;
 // Files larger than this have their chunks processed in parallel.
 constexpr std::size_t k_offload_size = 4 * 1024 * 1024;
+
+// Copies of chunks handed to the blob pool, in buffers that are reused: a fresh
+// buffer per chunk cost a page fault per 4 KiB of it, and the faults are dear in
+// a virtual machine. Buffers start at k_buffer_size, so most chunks fit any of
+// them; larger ones get a buffer of their own that is not kept. At most k_kept
+// are kept (more than can be in flight at once), so the memory stays what the
+// chunks in flight need.
+class ChunkBufferPool {
+public:
+  struct Buffer {
+    std::unique_ptr<std::uint8_t[]> data;
+    std::size_t capacity = 0;
+    std::size_t size = 0;
+    ByteSpan bytes() const { return {data.get(), size}; }
+  };
+
+  Buffer copy(ByteSpan chunk) {
+    Buffer b;
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_free.empty() && chunk.size() <= k_buffer_size) {
+        b = std::move(m_free.back());
+        m_free.pop_back();
+      }
+    }
+    if (b.capacity < chunk.size()) {
+      b.capacity = std::max(chunk.size(), k_buffer_size);
+      b.data = std::make_unique_for_overwrite<std::uint8_t[]>(b.capacity);
+    }
+    std::copy(chunk.begin(), chunk.end(), b.data.get());
+    b.size = chunk.size();
+    return b;
+  }
+
+  void give_back(Buffer&& b) {
+    if (b.capacity != k_buffer_size) return;
+    std::lock_guard lock(m_mutex);
+    if (m_free.size() < k_kept) m_free.push_back(std::move(b));
+  }
+
+private:
+  static constexpr std::size_t k_buffer_size = 2 * 1024 * 1024;
+  static constexpr std::size_t k_kept = 8;
+  std::mutex m_mutex;
+  std::vector<Buffer> m_free;
+};
 
 // A source tree's skeleton: the directories leading to each backed-up path.
 struct VirtualDir {
@@ -162,6 +209,7 @@ private:
   bool m_dir_closed = false;
   AnomalyCollector m_anomaly;
   bool m_has_parent = false;
+  ChunkBufferPool m_chunk_buffers;
   ThreadPool m_blob_pool;  // seals chunks of large files; outlives m_pool, whose tasks use it
   ThreadPool m_pool;  // last member: joined first, while the rest is alive
 };
@@ -170,7 +218,7 @@ template <typename ReadFn>
 Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& total, bool offload, Bytes* head) {
   thread_local Bytes buffer;
   const std::size_t max = m_chunker.params().max_size;
-  if (buffer.size() < 4 * k_read_block) buffer.resize(4 * k_read_block);
+  if (buffer.size() < 2 * k_read_block) buffer.resize(2 * k_read_block);
   std::size_t start = 0, end = 0;
   bool eof = false;
   std::vector<Id> ids;
@@ -234,7 +282,11 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
     ByteSpan chunk = window.subspan(0, cut);
     if (offload) {
-      inflight.push_back(m_blob_pool.submit([store, data = Bytes(chunk.begin(), chunk.end())] { return store(data); }));
+      inflight.push_back(m_blob_pool.submit([this, store, data = m_chunk_buffers.copy(chunk)]() mutable {
+        auto id = store(data.bytes());
+        m_chunk_buffers.give_back(std::move(data));
+        return id;
+      }));
       while (inflight.size() > max_inflight) KHO_TRY_STATUS(drain_one());
     } else {
       KHO_TRY_ASSIGN(Id id, store(chunk));

@@ -1,5 +1,8 @@
 #include "kho/util/bytes.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace kho {
 
 namespace {
@@ -21,6 +24,14 @@ int b64_value(char c) {
   return -1;
 }
 }  // namespace
+
+void ScratchBuffer::release_pages(std::uint8_t* data, std::size_t size) {
+  static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) & ~(page - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(page - 1);
+  // Advice only: on failure the pages stay resident, which is merely wasteful.
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
 
 std::string to_hex(ByteSpan bytes) {
   std::string out;

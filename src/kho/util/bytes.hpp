@@ -28,26 +28,40 @@ inline std::string_view as_string_view(ByteSpan b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
-// A reusable buffer that only grows and is never zero-filled. For per-thread
-// scratch space in hot paths (sealing, compressing), where zeroing fresh memory
-// and faulting its pages in cost more than the work done in it.
+// A reusable buffer that is never zero-filled. For per-thread scratch space in
+// hot paths (sealing, compressing), where zeroing fresh memory and faulting its
+// pages in cost more than the work done in it. Its address space only grows,
+// but after a use beyond k_resident_bytes, the next smaller use hands the pages
+// past that back to the system, so a thread that once sealed an 8 MiB chunk does
+// not keep 8 MiB resident for the rest of the run.
 class ScratchBuffer {
 public:
-  // At least `size` writable bytes; earlier contents are not kept when it grows.
+  static constexpr std::size_t k_resident_bytes = 2 * 1024 * 1024;
+
+  // At least `size` writable bytes; earlier contents are not kept.
   std::uint8_t* reserve(std::size_t size) {
     if (size > m_capacity) {
       const std::size_t grown = std::max(size, m_capacity + m_capacity / 2);
       m_data = std::make_unique_for_overwrite<std::uint8_t[]>(grown);
       m_capacity = grown;
+      m_used = 0;
+    } else if (m_used > k_resident_bytes && size <= k_resident_bytes) {
+      release_pages(m_data.get() + k_resident_bytes, m_used - k_resident_bytes);
+      m_used = 0;
     }
+    m_used = std::max(m_used, size);
     return m_data.get();
   }
   std::uint8_t* data() { return m_data.get(); }
   std::size_t capacity() const { return m_capacity; }
 
 private:
+  // Gives the whole pages inside [data, data + size) back (their contents are lost).
+  static void release_pages(std::uint8_t* data, std::size_t size);
+
   std::unique_ptr<std::uint8_t[]> m_data;
   std::size_t m_capacity = 0;
+  std::size_t m_used = 0;  // the most requested since the pages were last given back
 };
 
 std::string to_hex(ByteSpan bytes);
