@@ -131,6 +131,28 @@ inline void run_backend_conformance_suite(const BackendFactory& make_backend) {
       CHECK(loaded.error().code() == Errc::corruption);
       CHECK_THAT(loaded.error().message(), Catch::Contains(h.name));
     }
+    // load_into fills exactly the caller's buffer, and nothing around it.
+    for (const auto& r : ok) {
+      const std::uint64_t n = r.expect_end - r.expect_begin;
+      if (r.length == 0 || n == 0) continue;
+      INFO("load_into offset " << r.offset << " length " << n);
+      Bytes buffer(n + 2, 0xAA);
+      REQUIRE(b->load_into(h, r.offset, std::span<std::uint8_t>(buffer.data() + 1, n)));
+      CHECK(buffer.front() == 0xAA);
+      CHECK(buffer.back() == 0xAA);
+      CHECK(Bytes(buffer.begin() + 1, buffer.end() - 1) ==
+            Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(r.expect_begin),
+                  bytes.begin() + static_cast<std::ptrdiff_t>(r.expect_end)));
+    }
+    for (const auto& [offset, length] : too_far) {
+      if (length == 0 || length > size) continue;
+      INFO("load_into offset " << offset << " length " << length);
+      Bytes buffer(length);
+      auto loaded = b->load_into(h, offset, buffer);
+      REQUIRE_FALSE(loaded);
+      CHECK(loaded.error().code() == Errc::corruption);
+      CHECK_THAT(loaded.error().message(), Catch::Contains(h.name));
+    }
   }
 
   SECTION("list reports each type's names and sizes, and only that type's") {

@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "kho/util/bytes.hpp"
 
@@ -229,4 +233,42 @@ TEST_CASE("a failed read does not consume input", "[util][bytes]") {
   CHECK(*r.u16() == 0x0201);
   CHECK_FALSE(r.raw(2));
   CHECK(r.remaining() == 1);
+}
+
+namespace {
+// Pages of [data, data + size) that are resident, counted with mincore.
+std::size_t resident_pages(const std::uint8_t* data, std::size_t size) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) & ~(page - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(page - 1);
+  std::vector<unsigned char> flags((end - begin) / page);
+  REQUIRE(::mincore(reinterpret_cast<void*>(begin), end - begin, flags.data()) == 0);
+  return static_cast<std::size_t>(std::count_if(flags.begin(), flags.end(), [](unsigned char f) { return f & 1; }));
+}
+}  // namespace
+
+TEST_CASE("a scratch buffer reuses its memory and gives back the pages of a large use", "[util][bytes]") {
+  constexpr std::size_t resident = 256 * 1024;
+  constexpr std::size_t large = 4 * 1024 * 1024;
+  kho::ScratchBuffer buffer(resident);
+  std::uint8_t* first = buffer.reserve(large);
+  std::fill(first, first + large, std::uint8_t{0x5A});
+  CHECK(resident_pages(first + resident, large - resident) > 0);
+
+  // A use within `resident` keeps the buffer and drops the pages past it.
+  std::uint8_t* small = buffer.reserve(1000);
+  CHECK(small == first);
+  CHECK(resident_pages(first + resident, large - resident) == 0);
+  CHECK(resident_pages(first, resident) > 0);
+  std::fill(small, small + 1000, std::uint8_t{1});
+
+  // The whole capacity is usable again, without a new allocation.
+  std::uint8_t* again = buffer.reserve(large);
+  CHECK(again == first);
+  std::fill(again, again + large, std::uint8_t{2});
+  CHECK(std::all_of(again, again + large, [](std::uint8_t b) { return b == 2; }));
+
+  // Growing past the capacity moves to a larger allocation.
+  buffer.reserve(2 * large);
+  CHECK(buffer.capacity() >= 2 * large);
 }

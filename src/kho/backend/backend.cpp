@@ -16,6 +16,17 @@
 
 namespace kho::backend {
 
+Status Backend::load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) {
+  if (out.empty()) return {};
+  KHO_TRY_ASSIGN(Bytes data, load(handle, offset, out.size()));
+  // A backend that breaks its contract must not make us write past the buffer.
+  if (data.size() != out.size())
+    return failf(Errc::corruption, "{} returned {} bytes instead of {} at offset {}", describe(handle), data.size(),
+                 out.size(), offset);
+  std::copy(data.begin(), data.end(), out.begin());
+  return {};
+}
+
 const char* type_dir(ObjectType type) {
   switch (type) {
     case ObjectType::config: return "config";

@@ -64,6 +64,9 @@ public:
   // Errc::corruption when the object is shorter than requested.
   [[nodiscard]] virtual Result<Bytes> load(const Handle& handle, std::uint64_t offset = 0,
                                            std::uint64_t length = 0) = 0;
+  // Reads out.size() bytes at `offset` into `out`, which callers reuse to spare
+  // a fresh buffer per read. Fails like load(); the default loads and copies.
+  [[nodiscard]] virtual Status load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out);
   [[nodiscard]] virtual Result<ObjectInfo> stat(const Handle& handle) = 0;
   [[nodiscard]] virtual Result<std::vector<ObjectInfo>> list(ObjectType type) = 0;
   [[nodiscard]] virtual Status remove(const Handle& handle) = 0;

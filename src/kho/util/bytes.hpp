@@ -31,12 +31,12 @@ inline std::string_view as_string_view(ByteSpan b) {
 // A reusable buffer that is never zero-filled. For per-thread scratch space in
 // hot paths (sealing, compressing), where zeroing fresh memory and faulting its
 // pages in cost more than the work done in it. Its address space only grows,
-// but after a use beyond k_resident_bytes, the next smaller use hands the pages
-// past that back to the system, so a thread that once sealed an 8 MiB chunk does
-// not keep 8 MiB resident for the rest of the run.
+// but after a use beyond `resident` bytes, the next use within that hands the
+// pages past it back to the system, so a thread that once sealed an 8 MiB chunk
+// does not keep 8 MiB resident for the rest of the run.
 class ScratchBuffer {
 public:
-  static constexpr std::size_t k_resident_bytes = 2 * 1024 * 1024;
+  explicit ScratchBuffer(std::size_t resident = 2 * 1024 * 1024) : m_resident(resident) {}
 
   // At least `size` writable bytes; earlier contents are not kept.
   std::uint8_t* reserve(std::size_t size) {
@@ -45,8 +45,8 @@ public:
       m_data = std::make_unique_for_overwrite<std::uint8_t[]>(grown);
       m_capacity = grown;
       m_used = 0;
-    } else if (m_used > k_resident_bytes && size <= k_resident_bytes) {
-      release_pages(m_data.get() + k_resident_bytes, m_used - k_resident_bytes);
+    } else if (m_used > m_resident && size <= m_resident) {
+      release_pages(m_data.get() + m_resident, m_used - m_resident);
       m_used = 0;
     }
     m_used = std::max(m_used, size);
@@ -59,6 +59,7 @@ private:
   // Gives the whole pages inside [data, data + size) back (their contents are lost).
   static void release_pages(std::uint8_t* data, std::size_t size);
 
+  std::size_t m_resident;
   std::unique_ptr<std::uint8_t[]> m_data;
   std::size_t m_capacity = 0;
   std::size_t m_used = 0;  // the most requested since the pages were last given back

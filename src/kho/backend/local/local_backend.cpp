@@ -231,7 +231,8 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
   return fsync_dir(dir.string());
 }
 
-Result<Bytes> LocalBackend::load(const Handle& handle, std::uint64_t offset, std::uint64_t length) {
+Status LocalBackend::read_range(const Handle& handle, std::uint64_t offset, std::uint64_t length,
+                                const std::function<std::uint8_t*(std::uint64_t)>& buffer_for) {
   KHO_TRY_STATUS(check_object_name(handle));
   const fs::path path = path_of(handle);
   auto fd = open_fd(path.string(), O_RDONLY);
@@ -248,12 +249,25 @@ Result<Bytes> LocalBackend::load(const Handle& handle, std::uint64_t offset, std
                  describe(handle), m_root.string(), size, offset, length);
   const std::uint64_t want = length == 0 ? size - offset : length;
 
-  Bytes out(want);
-  KHO_TRY_ASSIGN(std::size_t got, pread_all(fd->get(), out.data(), out.size(), offset, describe(handle)));
+  KHO_TRY_ASSIGN(std::size_t got, pread_all(fd->get(), buffer_for(want), want, offset, describe(handle)));
   if (got != want)
     return failf(Errc::corruption, "{} in repository {} ended after {} bytes while reading {}+{}", describe(handle),
                  m_root.string(), offset + got, offset, want);
+  return {};
+}
+
+Result<Bytes> LocalBackend::load(const Handle& handle, std::uint64_t offset, std::uint64_t length) {
+  Bytes out;
+  KHO_TRY_STATUS(read_range(handle, offset, length, [&out](std::uint64_t want) {
+    out.resize(want);
+    return out.data();
+  }));
   return out;
+}
+
+Status LocalBackend::load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) {
+  if (out.empty()) return {};
+  return read_range(handle, offset, out.size(), [&out](std::uint64_t) { return out.data(); });
 }
 
 Result<ObjectInfo> LocalBackend::stat(const Handle& handle) {

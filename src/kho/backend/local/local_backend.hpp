@@ -22,6 +22,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 
 #include "kho/backend/backend.hpp"
 
@@ -34,6 +35,7 @@ public:
   Status create() override;
   Status save(const Handle& handle, ByteSpan data) override;
   Result<Bytes> load(const Handle& handle, std::uint64_t offset, std::uint64_t length) override;
+  Status load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) override;
   Result<ObjectInfo> stat(const Handle& handle) override;
   Result<std::vector<ObjectInfo>> list(ObjectType type) override;
   Status remove(const Handle& handle) override;
@@ -42,6 +44,11 @@ public:
   std::filesystem::path path_of(const Handle& handle) const;
 
 private:
+  // Reads [offset, offset + length) (length 0: to the end) into the buffer that
+  // `buffer_for(size)` returns.
+  Status read_range(const Handle& handle, std::uint64_t offset, std::uint64_t length,
+                    const std::function<std::uint8_t*(std::uint64_t)>& buffer_for);
+
   std::filesystem::path m_root;
 };
 
