@@ -323,7 +323,8 @@ std::string check_type(std::string_view path, ByteSpan h, bool& known) {
 
 // The same from what was worked out when the file was read.
 std::string check_type(std::string_view path, const HeadFacts& f, bool& known) {
-  return check_type(path, f.head_size, known, [&f](TypeKind kind) { return (f.fits >> static_cast<int>(kind) & 1) != 0; });
+  return check_type(path, f.head_size, known,
+                    [&f](TypeKind kind) { return (f.fits >> static_cast<int>(kind) & 1) != 0; });
 }
 
 // --- ransom notes ---
@@ -486,8 +487,11 @@ FileSeen::FileSeen(std::string path_, bool modified_, std::uint64_t size_, ByteS
   head.head_size = static_cast<std::uint32_t>(head_.size());
   head.encrypted = looks_encrypted(head_);
   head.note = !modified && size <= k_max_note_size && looks_like_ransom_note(path, head_);
-  for (int k = 0; k < k_type_kinds; ++k)
-    if (head_fits(static_cast<TypeKind>(k), head_)) head.fits |= 1u << k;
+  for (int k = 0; k < k_type_kinds; ++k) {
+    const auto kind = static_cast<TypeKind>(k);
+    // The entropy is the dear part: the weak kind's check is `encrypted` again.
+    if (kind == TypeKind::weak ? !head.encrypted : head_fits(kind, head_)) head.fits |= 1u << k;
+  }
 }
 
 AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th) {
