@@ -92,7 +92,12 @@ for point in after-pack-upload before-index before-snapshot; do
   expect_exit 0 kho check --read-data
 
   step "$point: prune removes the leftovers"
+  # A save killed mid-write leaves its temporary file (a backup's other threads
+  # may be writing packs when it dies): prune removes it too.
+  partial=$REPO/data/ab/ab$(printf '0%.0s' {1..62}).tmp-0123456789abcdef
+  head -c 100000 /dev/urandom >"$partial"
   expect_exit 0 kho prune
+  [[ ! -e $partial ]] || fail "prune left the temporary file of an interrupted save: $partial"
   hint=$(unindexed_hint)
   [[ -z $hint ]] || fail "after prune, check still finds leftovers of the killed backup: $hint"
   expect_exit 0 kho check --read-data

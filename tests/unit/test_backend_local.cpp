@@ -152,6 +152,37 @@ TEST_CASE("LocalBackend ignores temporary files and foreign entries when listing
   CHECK((*config)[0].size == 3);
 }
 
+TEST_CASE("LocalBackend removes the temporary files of interrupted saves and nothing else", "[backend][local]") {
+  ScopedTempDir tmp("kho-local");
+  LocalBackend b(tmp / "repo");
+  REQUIRE(b.create());
+  REQUIRE(b.save({ObjectType::data, k_name}, as_bytes("abc")));
+  REQUIRE(b.save({ObjectType::index, "i1"}, as_bytes("abcd")));
+  const fs::path data_temp = tmp / "repo" / "data" / "cc" / (k_name + ".tmp-0123456789abcdef");
+  const fs::path index_temp = tmp / "repo" / "index" / "i2.tmp-0123456789abcdef";
+  write_file(data_temp, "partial");
+  write_file(index_temp, "partial");
+  write_file(tmp / "repo" / "index" / ".DS_Store", "junk");
+  write_file(tmp / "repo" / "index" / ".hidden.tmp-0123456789abcdef", "not ours");
+
+  auto removed = b.remove_temporaries(ObjectType::data);
+  REQUIRE(removed);
+  CHECK(*removed == 1);
+  CHECK_FALSE(fs::exists(data_temp));
+  CHECK(fs::exists(index_temp));  // only the type asked for
+  removed = b.remove_temporaries(ObjectType::index);
+  REQUIRE(removed);
+  CHECK(*removed == 1);
+  CHECK_FALSE(fs::exists(index_temp));
+  CHECK(fs::exists(tmp / "repo" / "index" / ".DS_Store"));
+  CHECK(fs::exists(tmp / "repo" / "index" / ".hidden.tmp-0123456789abcdef"));
+  CHECK(b.load({ObjectType::data, k_name}, 0, 0).value() == Bytes{'a', 'b', 'c'});
+  CHECK(b.list(ObjectType::index).value().size() == 1);
+  removed = b.remove_temporaries(ObjectType::snapshot);
+  REQUIRE(removed);
+  CHECK(*removed == 0);
+}
+
 TEST_CASE("LocalBackend reports a short object as corruption naming it", "[backend][local]") {
   ScopedTempDir tmp("kho-local");
   LocalBackend b(tmp / "repo");

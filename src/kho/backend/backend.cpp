@@ -16,6 +16,8 @@
 
 namespace kho::backend {
 
+Result<std::uint64_t> Backend::remove_temporaries(ObjectType) { return 0; }
+
 Status Backend::load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) {
   if (out.empty()) return {};
   KHO_TRY_ASSIGN(Bytes data, load(handle, offset, out.size()));

@@ -70,6 +70,10 @@ public:
   [[nodiscard]] virtual Result<ObjectInfo> stat(const Handle& handle) = 0;
   [[nodiscard]] virtual Result<std::vector<ObjectInfo>> list(ObjectType type) = 0;
   [[nodiscard]] virtual Status remove(const Handle& handle) = 0;
+  // Removes the temporary files that saves killed mid-write left among objects
+  // of `type`; returns how many. Only safe while nobody saves (under an exclusive
+  // lock). The default does nothing (a server cleans up after its own uploads).
+  [[nodiscard]] virtual Result<std::uint64_t> remove_temporaries(ObjectType type);
   virtual Properties properties() const = 0;
 };
 

@@ -39,6 +39,7 @@ Status prune_and_report(Context& ctx, repo::Repository& repo, const engine::Prun
     j["bytes_freed"] = r.bytes_freed;
     j["bytes_repacked"] = r.bytes_repacked;
     j["index_files_removed"] = r.index_files_removed;
+    j["temporaries_removed"] = r.temporaries_removed;
     j["duration_s"] = r.duration_s;
     ctx.print_json(j);
     return {};
@@ -46,6 +47,8 @@ Status prune_and_report(Context& ctx, repo::Repository& repo, const engine::Prun
   ctx.print("{}{} pack(s) of {} to delete ({} left by interrupted runs), {} to repack\n",
             r.dry_run ? "would prune: " : "", r.packs_deleted, r.packs_before, r.unindexed_packs, r.packs_repacked);
   ctx.print("{} unused blob(s), {} kept\n", r.blobs_removed, r.blobs_kept);
+  if (r.temporaries_removed > 0)
+    ctx.print("removed {} temporary file(s) left by interrupted saves\n", r.temporaries_removed);
   ctx.print("{} {} of {} ({} copied while repacking)\n", r.dry_run ? "would free" : "freed", format_size(r.bytes_freed),
             format_size(r.bytes_before), format_size(r.bytes_repacked));
   return {};

@@ -111,6 +111,12 @@ Result<PruneResult> run_prune(repo::Repository& repo, const PruneOptions& option
       else result.blobs_removed++;
     }
   result.bytes_freed = result.bytes_freed > result.bytes_repacked ? result.bytes_freed - result.bytes_repacked : 0;
+  // Files of saves killed mid-write: no save runs while prune holds its exclusive lock.
+  if (!options.dry_run)
+    for (ObjectType type : {ObjectType::data, ObjectType::index, ObjectType::snapshot}) {
+      KHO_TRY_ASSIGN(std::uint64_t removed, repo.backend().remove_temporaries(type));
+      result.temporaries_removed += removed;
+    }
   if (options.dry_run || (to_delete.empty() && to_repack.empty() && result.blobs_removed == 0)) {
     result.duration_s = static_cast<double>(now_ns() - start) / 1e9;
     return result;

@@ -35,6 +35,7 @@ struct PruneResult {
   std::uint64_t bytes_freed = 0;       // stored bytes deleted (net of what repacking wrote)
   std::uint64_t bytes_repacked = 0;    // stored bytes copied into new packs
   std::uint64_t index_files_removed = 0;
+  std::uint64_t temporaries_removed = 0;  // files of saves killed mid-write
   bool dry_run = false;
   double duration_s = 0;
 };

@@ -304,6 +304,33 @@ Status LocalBackend::remove(const Handle& handle) {
   return fsync_dir(path.parent_path().string());
 }
 
+Result<std::uint64_t> LocalBackend::remove_temporaries(ObjectType type) {
+  if (type == ObjectType::config) return 0;
+  std::vector<fs::path> dirs;
+  if (type == ObjectType::data)
+    for (unsigned i = 0; i < 256; ++i) dirs.push_back(m_root / "data" / data_dir_name(i));
+  else
+    dirs.push_back(m_root / type_dir(type));
+  std::uint64_t removed = 0;
+  for (const auto& dir : dirs) {
+    auto status = for_each_entry(dir, [&](std::string_view name, int dfd) -> Status {
+      // Only what save() names so (OBJECT.tmp-SUFFIX), never another hidden file.
+      if (name.find(k_temp_marker) == std::string_view::npos || name.front() == '.') return {};
+      std::string n(name);
+      struct stat st;
+      if (::fstatat(dfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return {};
+      if (::unlinkat(dfd, n.c_str(), 0) != 0) {
+        if (errno == ENOENT) return {};
+        return fail_errno("removing " + (dir / n).string(), errno);
+      }
+      ++removed;
+      return {};
+    });
+    if (!status && status.error().code() != Errc::not_found) return tl::unexpected(status.error());
+  }
+  return removed;
+}
+
 Properties LocalBackend::properties() const {
   Properties p;
   p.location = m_root.string();
