@@ -94,10 +94,15 @@ for point in after-pack-upload before-index before-snapshot; do
   step "$point: prune removes the leftovers"
   # A save killed mid-write leaves its temporary file (a backup's other threads
   # may be writing packs when it dies): prune removes it too.
+  # Packs are written in pieces into data/data.tmp-*, whole objects beside their
+  # final name.
   partial=$REPO/data/ab/ab$(printf '0%.0s' {1..62}).tmp-0123456789abcdef
   head -c 100000 /dev/urandom >"$partial"
+  head -c 100000 /dev/urandom >"$REPO/data/data.tmp-0123456789abcdef"
   expect_exit 0 kho prune
   [[ ! -e $partial ]] || fail "prune left the temporary file of an interrupted save: $partial"
+  leftovers=$(find "$REPO" -name '*.tmp-*' | head -3)
+  [[ -z $leftovers ]] || fail "prune left temporary files of interrupted saves: $leftovers"
   hint=$(unindexed_hint)
   [[ -z $hint ]] || fail "after prune, check still finds leftovers of the killed backup: $hint"
   expect_exit 0 kho check --read-data

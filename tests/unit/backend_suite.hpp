@@ -305,6 +305,52 @@ inline void run_backend_conformance_suite(const BackendFactory& make_backend) {
     CHECK(b->load(shared, 0, 0).value() == shared_bytes);
   }
 
+  SECTION("an object written in pieces appears whole at commit, and only then") {
+    auto b = fresh(make_backend);
+    const Bytes whole = random_bytes(700 * 1024 + 13, 80);
+    auto writer = b->begin_save(ObjectType::data);
+    REQUIRE(writer);
+    for (std::size_t at = 0, piece = 1; at < whole.size(); at += piece, piece = piece * 7 + 1) {
+      const std::size_t n = std::min(piece, whole.size() - at);
+      REQUIRE((*writer)->append(ByteSpan(whole.data() + at, n)));
+    }
+    CHECK(b->list(ObjectType::data).value().empty());  // nothing visible before commit
+    const Handle h{ObjectType::data, object_name(80)};
+    REQUIRE((*writer)->commit(h));
+    CHECK(b->load(h, 0, 0).value() == whole);
+    CHECK(sorted_listing(b->list(ObjectType::data).value()) ==
+          std::vector<std::pair<std::string, std::uint64_t>>{{h.name, whole.size()}});
+
+    // Committed under a name that exists: one whole version stays (the new one,
+    // or the old one on append-only servers).
+    auto again = b->begin_save(ObjectType::data);
+    REQUIRE(again);
+    const Bytes other = random_bytes(5000, 81);
+    REQUIRE((*again)->append(other));
+    (void)(*again)->commit(h);
+    auto loaded = b->load(h, 0, 0);
+    REQUIRE(loaded);
+    CHECK((*loaded == whole || *loaded == other));
+
+    // A writer dropped without commit leaves nothing, not even a temporary to list.
+    {
+      auto dropped = b->begin_save(ObjectType::index);
+      REQUIRE(dropped);
+      REQUIRE((*dropped)->append(random_bytes(3000, 82)));
+    }
+    CHECK(b->list(ObjectType::index).value().empty());
+    CHECK(b->remove_temporaries(ObjectType::index).value() == 0);
+
+    // A writer refuses a name of another type than it was begun with.
+    auto wrong = b->begin_save(ObjectType::snapshot);
+    REQUIRE(wrong);
+    REQUIRE((*wrong)->append(random_bytes(10, 83)));
+    auto refused = (*wrong)->commit({ObjectType::index, object_name(83)});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == Errc::invalid_argument);
+    CHECK(b->list(ObjectType::index).value().empty());
+  }
+
   SECTION("create refuses a repository that has a config") {
     auto b = fresh(make_backend);
     REQUIRE(b->save({ObjectType::config, ""}, random_bytes(100, 70)));

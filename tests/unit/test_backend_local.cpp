@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend_suite.hpp"
@@ -121,12 +122,22 @@ TEST_CASE("LocalBackend create refuses to initialise over existing data", "[back
   }
 }
 
-TEST_CASE("LocalBackend ignores temporary files and foreign entries when listing", "[backend][local]") {
-  ScopedTempDir tmp("kho-local");
+namespace {
+
+// A repository at tmp/repo holding data k_name ("abc") and index i1 ("abcd").
+LocalBackend repo_with_two_objects(const ScopedTempDir& tmp) {
   LocalBackend b(tmp / "repo");
   REQUIRE(b.create());
   REQUIRE(b.save({ObjectType::data, k_name}, as_bytes("abc")));
   REQUIRE(b.save({ObjectType::index, "i1"}, as_bytes("abcd")));
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("LocalBackend ignores temporary files and foreign entries when listing", "[backend][local]") {
+  ScopedTempDir tmp("kho-local");
+  LocalBackend b = repo_with_two_objects(tmp);
   write_file(tmp / "repo" / "data" / "cc" / (k_name + ".tmp-0123456789abcdef"), "partial");
   write_file(tmp / "repo" / "index" / "i2.tmp-00", "partial");
   write_file(tmp / "repo" / "index" / ".DS_Store", "junk");
@@ -154,10 +165,24 @@ TEST_CASE("LocalBackend ignores temporary files and foreign entries when listing
 
 TEST_CASE("LocalBackend removes the temporary files of interrupted saves and nothing else", "[backend][local]") {
   ScopedTempDir tmp("kho-local");
-  LocalBackend b(tmp / "repo");
-  REQUIRE(b.create());
-  REQUIRE(b.save({ObjectType::data, k_name}, as_bytes("abc")));
-  REQUIRE(b.save({ObjectType::index, "i1"}, as_bytes("abcd")));
+  LocalBackend b = repo_with_two_objects(tmp);
+  // A process killed while it wrote a pack in pieces leaves data/data.tmp-...
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto writer = b.begin_save(ObjectType::data);
+    bool ok = writer && (*writer)->append(as_bytes("half a pack"));
+    ::_exit(ok ? 0 : 1);  // no destructors: as if killed
+  }
+  int wstatus = 0;
+  REQUIRE(::waitpid(child, &wstatus, 0) == child);
+  REQUIRE((WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0));
+  std::vector<fs::path> pack_temps;
+  for (const auto& e : fs::directory_iterator(tmp / "repo" / "data"))
+    if (e.is_regular_file()) pack_temps.push_back(e.path());
+  REQUIRE(pack_temps.size() == 1);
+  CHECK(pack_temps[0].filename().string().rfind("data.tmp-", 0) == 0);
+  CHECK(b.list(ObjectType::data).value().size() == 1);
   const fs::path data_temp = tmp / "repo" / "data" / "cc" / (k_name + ".tmp-0123456789abcdef");
   const fs::path index_temp = tmp / "repo" / "index" / "i2.tmp-0123456789abcdef";
   write_file(data_temp, "partial");
@@ -167,8 +192,9 @@ TEST_CASE("LocalBackend removes the temporary files of interrupted saves and not
 
   auto removed = b.remove_temporaries(ObjectType::data);
   REQUIRE(removed);
-  CHECK(*removed == 1);
+  CHECK(*removed == 2);
   CHECK_FALSE(fs::exists(data_temp));
+  CHECK_FALSE(fs::exists(pack_temps[0]));
   CHECK(fs::exists(index_temp));  // only the type asked for
   removed = b.remove_temporaries(ObjectType::index);
   REQUIRE(removed);

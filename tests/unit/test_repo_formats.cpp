@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "kho/backend/local/local_backend.hpp"
 #include "kho/crypto/crypto.hpp"
 #include "kho/repo/config.hpp"
 #include "kho/repo/index.hpp"
@@ -11,6 +12,7 @@
 #include "kho/repo/sealed_object.hpp"
 #include "kho/repo/snapshot.hpp"
 #include "kho/repo/tree.hpp"
+#include "scoped_temp_dir.hpp"
 
 using namespace kho;
 using namespace kho::repo;
@@ -110,18 +112,28 @@ TEST_CASE("A pack's header lists its blobs and authenticates them") {
   crypto::init();
   MasterKeys keys = MasterKeys::generate();
   RepoConfig config;
-  PackWriter w;
-  std::vector<Bytes> raws = {random_bytes(1000), Bytes(50000, 'a'), random_bytes(10)};
+  kho::test::ScopedTempDir tmp("kho-pack");
+  backend::LocalBackend repo(tmp / "repo");
+  REQUIRE(repo.create());
+  auto out = repo.begin_save(backend::ObjectType::data);
+  REQUIRE(out);
+  PackWriter w(std::move(*out));
+  // Small blobs gather in the writer's buffer; the 600 KiB one goes straight to the file.
+  std::vector<Bytes> raws = {random_bytes(1000), Bytes(50000, 'a'), random_bytes(10), random_bytes(600 * 1024),
+                             random_bytes(300)};
   for (std::size_t i = 0; i < raws.size(); ++i) {
     Id id = crypto::keyed_hash(keys.id, raws[i]);
-    w.add(seal_blob(keys, config, i == 2 ? BlobType::tree : BlobType::data, id, raws[i]));
+    REQUIRE(w.add(seal_blob(keys, config, i == 2 ? BlobType::tree : BlobType::data, id, raws[i])));
   }
-  Id pack_id;
-  Bytes pack = w.finish(keys, pack_id);
-  REQUIRE(pack_id == crypto::sha256(pack));
+  auto pack_id = w.finish(keys);
+  REQUIRE(pack_id);
+  auto stored = repo.load(backend::Handle{backend::ObjectType::data, pack_id->hex()}, 0, 0);
+  REQUIRE(stored);
+  const Bytes pack = std::move(*stored);
+  REQUIRE(*pack_id == crypto::sha256(pack));
   auto blobs = parse_pack_header(keys, pack, pack.size(), "pack");
   REQUIRE(blobs);
-  REQUIRE(blobs->size() == 3);
+  REQUIRE(blobs->size() == raws.size());
   REQUIRE((*blobs)[1].compression == 1);  // the compressible one
   REQUIRE((*blobs)[1].stored_length < 50000);
   REQUIRE((*blobs)[0].compression == 0);  // random data does not shrink
@@ -131,11 +143,23 @@ TEST_CASE("A pack's header lists its blobs and authenticates them") {
     REQUIRE(raw);
     REQUIRE(*raw == raws[i]);
   }
+  SECTION("blobs open in place, compressed or not, to the same content") {
+    Bytes copy = pack;
+    for (std::size_t i = 0; i < raws.size(); ++i) {
+      const auto& b = (*blobs)[i];
+      auto raw = open_blob_in_place(keys, b, std::span<std::uint8_t>(copy.data() + b.offset, b.stored_length), "blob");
+      REQUIRE(raw);
+      CHECK(Bytes(raw->begin(), raw->end()) == raws[i]);
+    }
+  }
   SECTION("a flipped byte in a blob is detected") {
     const auto& b = (*blobs)[1];
     Bytes copy = pack;
     copy[b.offset + 30] ^= 1;
     REQUIRE_FALSE(open_blob(keys, b, ByteSpan(copy.data() + b.offset, b.stored_length), "blob"));
+    auto in_place = open_blob_in_place(keys, b, std::span<std::uint8_t>(copy.data() + b.offset, b.stored_length), "blob");
+    REQUIRE_FALSE(in_place);
+    CHECK(in_place.error().code() == Errc::corruption);
   }
   SECTION("a blob passed off under another ID is detected") {
     PackedBlob b = (*blobs)[0];

@@ -18,6 +18,38 @@ namespace kho::backend {
 
 Result<std::uint64_t> Backend::remove_temporaries(ObjectType) { return 0; }
 
+namespace {
+
+// Collects the pieces in memory and hands them to save() at commit().
+class BufferedObjectWriter final : public ObjectWriter {
+public:
+  BufferedObjectWriter(Backend& backend, ObjectType type) : m_backend(backend), m_type(type) {}
+
+  Status append(ByteSpan data) override {
+    m_data.insert(m_data.end(), data.begin(), data.end());
+    return {};
+  }
+
+  Status commit(const Handle& handle) override {
+    if (handle.type != m_type)
+      return failf(Errc::invalid_argument, "{} committed by a writer begun for {}", describe(handle), type_dir(m_type));
+    Bytes data = std::move(m_data);
+    m_data.clear();
+    return m_backend.save(handle, data);
+  }
+
+private:
+  Backend& m_backend;
+  ObjectType m_type;
+  Bytes m_data;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectWriter>> Backend::begin_save(ObjectType type) {
+  return std::unique_ptr<ObjectWriter>(std::make_unique<BufferedObjectWriter>(*this, type));
+}
+
 Status Backend::load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) {
   if (out.empty()) return {};
   KHO_TRY_ASSIGN(Bytes data, load(handle, offset, out.size()));

@@ -51,6 +51,21 @@ struct Properties {
   std::string location;      // redacted URL for messages (no credentials)
 };
 
+// One object written in pieces, for objects too large to hold in memory whole
+// (packs) and named only when complete (a pack is named by its hash). Nothing
+// appears under any name before commit(); a writer destroyed without commit()
+// leaves nothing behind, and the temporary of a process killed mid-write is
+// removed by Backend::remove_temporaries().
+class ObjectWriter {
+public:
+  virtual ~ObjectWriter() = default;
+  [[nodiscard]] virtual Status append(ByteSpan data) = 0;
+  // Stores everything appended as `handle` (of the type the writer was begun
+  // with), with save()'s guarantees: atomic and durable. An existing object of
+  // that name is replaced. The writer is spent afterwards, whatever the outcome.
+  [[nodiscard]] virtual Status commit(const Handle& handle) = 0;
+};
+
 class Backend {
 public:
   virtual ~Backend() = default;
@@ -67,6 +82,10 @@ public:
   // Reads out.size() bytes at `offset` into `out`, which callers reuse to spare
   // a fresh buffer per read. Fails like load(); the default loads and copies.
   [[nodiscard]] virtual Status load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out);
+  // Starts an object of `type` written in pieces. The default collects the
+  // pieces in memory and save()s them at commit(); the local backend writes them
+  // to a temporary file beside the objects as they come.
+  [[nodiscard]] virtual Result<std::unique_ptr<ObjectWriter>> begin_save(ObjectType type);
   [[nodiscard]] virtual Result<ObjectInfo> stat(const Handle& handle) = 0;
   [[nodiscard]] virtual Result<std::vector<ObjectInfo>> list(ObjectType type) = 0;
   [[nodiscard]] virtual Status remove(const Handle& handle) = 0;

@@ -40,7 +40,8 @@ void seal_in_place(const SecretBytes& key, std::uint8_t* buffer, std::size_t pla
 // Decrypts `sealed`; fails with Errc::corruption (message names `what`) when the
 // bytes are too short or were modified, or `ad` differs from the one sealed with.
 Result<Bytes> open(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what);
-// The same into `out`, which has room for sealed.size() - k_seal_overhead bytes.
+// The same into `out`, which has room for sealed.size() - k_seal_overhead bytes;
+// `out` may be sealed.data() + k_nonce_size (decryption in place), nothing else inside `sealed`.
 Status open_into(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std::string& what, std::uint8_t* out);
 
 // BLAKE2b-256 of `data` keyed with `key` (32 bytes; aborts unless 16 to 64).

@@ -86,7 +86,7 @@ public:
 
 private:
   static constexpr std::size_t k_buffer_size = 2 * 1024 * 1024;
-  static constexpr std::size_t k_kept = 8;
+  static constexpr std::size_t k_kept = 4;
   std::mutex m_mutex;
   std::vector<Buffer> m_free;
 };
@@ -225,7 +225,7 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
   // With `offload`, chunks are hashed, compressed and encrypted on the blob pool
   // while this thread reads and chunks on: one large file keeps every core busy.
   std::deque<std::future<Result<Id>>> inflight;
-  const std::size_t max_inflight = 2 * m_blob_pool.size();
+  const std::size_t max_inflight = m_blob_pool.size() + 1;
   auto drain_one = [&]() -> Status {
     auto id = inflight.front().get();
     inflight.pop_front();

@@ -111,23 +111,25 @@ Result<PruneResult> run_prune(repo::Repository& repo, const PruneOptions& option
       else result.blobs_removed++;
     }
   result.bytes_freed = result.bytes_freed > result.bytes_repacked ? result.bytes_freed - result.bytes_repacked : 0;
+  const bool nothing_to_delete = to_delete.empty() && to_repack.empty() && result.blobs_removed == 0;
+  // Refused deletions (append-only) are found before anything is written or removed.
+  if (!options.dry_run && !nothing_to_delete) {
+    if (auto allowed = backend::check_deletions_allowed(repo.backend()); !allowed) {
+      if (allowed.error().code() != Errc::permission) return tl::unexpected(allowed.error());
+      return fail(Errc::permission, allowed.error().message() +
+                                        "; nothing was changed. Run prune where the repository is not served "
+                                        "append-only (for example on the backup server itself)");
+    }
+  }
   // Files of saves killed mid-write: no save runs while prune holds its exclusive lock.
   if (!options.dry_run)
     for (ObjectType type : {ObjectType::data, ObjectType::index, ObjectType::snapshot}) {
       KHO_TRY_ASSIGN(std::uint64_t removed, repo.backend().remove_temporaries(type));
       result.temporaries_removed += removed;
     }
-  if (options.dry_run || (to_delete.empty() && to_repack.empty() && result.blobs_removed == 0)) {
+  if (options.dry_run || nothing_to_delete) {
     result.duration_s = static_cast<double>(now_ns() - start) / 1e9;
     return result;
-  }
-
-  // Refused deletions (append-only) are found before anything is written.
-  if (auto allowed = backend::check_deletions_allowed(repo.backend()); !allowed) {
-    if (allowed.error().code() != Errc::permission) return tl::unexpected(allowed.error());
-    return fail(Errc::permission, allowed.error().message() +
-                                      "; nothing was changed. Run prune where the repository is not served "
-                                      "append-only (for example on the backup server itself)");
   }
 
   // Repack: copy used blobs, still sealed, into new packs.

@@ -22,25 +22,33 @@ Result<std::uint64_t> BlobWriter::save_sealed(SealedBlob&& blob) {
 
 Result<std::uint64_t> BlobWriter::add(const SealedBlobView& blob) {
   std::uint64_t stored = blob.bytes.size();
-  PackWriter full;
+  std::unique_ptr<PackWriter> full;
   {
     std::lock_guard lock(m_mutex);
     auto& pack = m_packs[static_cast<int>(blob.type)];
+    if (!pack) {
+      KHO_TRY_ASSIGN(auto out, m_repo.backend().begin_save(backend::ObjectType::data));
+      pack = std::make_unique<PackWriter>(std::move(out));
+    }
+    if (auto added = pack->add(blob); !added) {
+      // The pack is lost with what it held (its temporary file goes with it), as
+      // when an upload fails: the caller's run fails and writes no snapshot.
+      pack.reset();
+      return tl::unexpected(added.error());
+    }
     (blob.type == BlobType::tree ? m_stats.tree_blobs : m_stats.data_blobs)++;
     m_stats.stored_bytes += stored;
     m_stats.raw_bytes += blob.raw_length;
-    pack.add(blob);
-    if (pack.size() >= m_repo.config().pack_size) std::swap(full, pack);
+    if (pack->size() >= m_repo.config().pack_size) full = std::move(pack);
   }
-  if (!full.empty()) KHO_TRY_STATUS(upload(std::move(full)));
+  if (full) KHO_TRY_STATUS(upload(std::move(full)));
   return stored;
 }
 
-Status BlobWriter::upload(PackWriter&& pack) {
-  Id pack_id;
-  std::vector<PackedBlob> blobs = pack.blobs();
-  Bytes bytes = pack.finish(m_repo.keys(), pack_id);
-  KHO_TRY_STATUS(m_repo.backend().save(backend::Handle{backend::ObjectType::data, pack_id.hex()}, bytes));
+Status BlobWriter::upload(std::unique_ptr<PackWriter> pack) {
+  KHO_TRY_ASSIGN(Id pack_id, pack->finish(m_repo.keys()));
+  std::vector<PackedBlob> blobs = pack->blobs();
+  pack.reset();
   crash_point("after-pack-upload");
   m_repo.index().add_pack(pack_id, blobs);
   std::lock_guard lock(m_index_mutex);
@@ -68,13 +76,13 @@ Status BlobWriter::write_index_locked() {
 }
 
 Status BlobWriter::flush() {
-  for (int t = 0; t < 2; ++t) {
-    PackWriter pack;
+  for (auto& open : m_packs) {
+    std::unique_ptr<PackWriter> pack;
     {
       std::lock_guard lock(m_mutex);
-      std::swap(pack, m_packs[t]);
+      pack = std::move(open);
     }
-    if (!pack.empty()) KHO_TRY_STATUS(upload(std::move(pack)));
+    if (pack && !pack->empty()) KHO_TRY_STATUS(upload(std::move(pack)));
   }
   crash_point("before-index");
   std::lock_guard lock(m_index_mutex);

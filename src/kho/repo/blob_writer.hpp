@@ -3,6 +3,8 @@
 //
 // Thread-safe: many workers call save() at once; sealing and uploading happen on
 // the calling thread, so uploads run in parallel with each other and with work.
+// Blobs go into the open pack's object writer as they come (under the writer's
+// lock), so with a local repository a pack is never held in memory whole.
 // Crash safety: a pack is uploaded before it is indexed, and the index file that
 // names it is written before any snapshot that needs it.
 #pragma once
@@ -44,12 +46,12 @@ public:
 
 private:
   Result<std::uint64_t> add(const SealedBlobView& blob);
-  Status upload(PackWriter&& pack);
+  Status upload(std::unique_ptr<PackWriter> pack);
   Status write_index_locked();
 
   Repository& m_repo;
   mutable std::mutex m_mutex;
-  PackWriter m_packs[2];  // by BlobType
+  std::unique_ptr<PackWriter> m_packs[2];  // by BlobType; opened by the first blob
   mutable std::mutex m_index_mutex;
   std::vector<IndexPack> m_unindexed;
   std::vector<Id> m_written_indexes;

@@ -1,9 +1,8 @@
 #include "kho/repo/pack.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <array>
+#include <limits>
 
 #include "kho/compress/zstd.hpp"
 
@@ -13,15 +12,9 @@ namespace {
 constexpr std::string_view k_header_ad = "kho:pack-header:v1";
 constexpr std::size_t k_entry_size = 1 + 1 + 4 + 4 + 4 + Id::k_size;
 
-// A pack's buffer is filled once, front to back, then freed: transparent huge
-// pages fault it in 2 MiB at a time instead of 4 KiB, and page faults are costly,
-// above all in virtual machines. Only a hint.
-void advise_huge_pages(std::uint8_t* data, std::size_t size) {
-  constexpr std::uintptr_t huge = 2 * 1024 * 1024;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + huge - 1) & ~(huge - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(huge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
+// Blobs smaller than this are gathered before they go to the pack's object
+// writer, so a pack of small blobs costs few writes; larger ones go straight.
+constexpr std::size_t k_pack_buffer = 512 * 1024;
 
 constexpr std::string_view k_blob_ad_prefix = "kho:blob:v1";
 using BlobAd = std::array<std::uint8_t, k_blob_ad_prefix.size() + 1 + Id::k_size>;
@@ -82,24 +75,47 @@ SealedBlob seal_blob(const MasterKeys& keys, const RepoConfig& config, BlobType 
   return out;
 }
 
-Result<ByteSpan> open_blob_scratch(const MasterKeys& keys, const PackedBlob& blob, ByteSpan stored,
-                                   const std::string& what) {
-  thread_local ScratchBuffer payload_buffer;
+namespace {
+
+// The raw content of a blob whose decrypted payload is `payload`: the payload
+// itself, or its decompression in this thread's scratch buffer.
+Result<ByteSpan> unpack_payload(const PackedBlob& blob, ByteSpan payload, const std::string& what) {
   thread_local ScratchBuffer raw_buffer;
-  if (stored.size() < crypto::k_seal_overhead)
-    return failf(Errc::corruption, "{} is too short ({} bytes) to be encrypted data", what, stored.size());
-  const std::size_t payload_size = stored.size() - crypto::k_seal_overhead;
-  std::uint8_t* payload = payload_buffer.reserve(payload_size);
-  KHO_TRY_STATUS(crypto::open_into(keys.encryption, stored, blob_ad(blob.type, blob.id), what, payload));
   if (blob.compression == 0) {
-    if (payload_size < blob.raw_length) return fail(Errc::corruption, what + " is shorter than its recorded length");
-    return ByteSpan(payload, blob.raw_length);
+    if (payload.size() < blob.raw_length) return fail(Errc::corruption, what + " is shorter than its recorded length");
+    return payload.subspan(0, blob.raw_length);
   }
   if (blob.compression != 1) return failf(Errc::corruption, "{} has unknown compression {}", what, blob.compression);
   if (blob.raw_length > k_max_blob_size) return failf(Errc::corruption, "{} declares an impossible length", what);
   std::uint8_t* raw = raw_buffer.reserve(blob.raw_length);
-  KHO_TRY_STATUS(compress::decompress_into(ByteSpan(payload, payload_size), blob.raw_length, what, raw));
+  KHO_TRY_STATUS(compress::decompress_into(payload, blob.raw_length, what, raw));
   return ByteSpan(raw, blob.raw_length);
+}
+
+Status check_sealed_size(std::size_t size, const std::string& what) {
+  if (size < crypto::k_seal_overhead)
+    return failf(Errc::corruption, "{} is too short ({} bytes) to be encrypted data", what, size);
+  return {};
+}
+
+}  // namespace
+
+Result<ByteSpan> open_blob_scratch(const MasterKeys& keys, const PackedBlob& blob, ByteSpan stored,
+                                   const std::string& what) {
+  thread_local ScratchBuffer payload_buffer;
+  KHO_TRY_STATUS(check_sealed_size(stored.size(), what));
+  const std::size_t payload_size = stored.size() - crypto::k_seal_overhead;
+  std::uint8_t* payload = payload_buffer.reserve(payload_size);
+  KHO_TRY_STATUS(crypto::open_into(keys.encryption, stored, blob_ad(blob.type, blob.id), what, payload));
+  return unpack_payload(blob, ByteSpan(payload, payload_size), what);
+}
+
+Result<ByteSpan> open_blob_in_place(const MasterKeys& keys, const PackedBlob& blob, std::span<std::uint8_t> stored,
+                                    const std::string& what) {
+  KHO_TRY_STATUS(check_sealed_size(stored.size(), what));
+  std::uint8_t* payload = stored.data() + crypto::k_nonce_size;
+  KHO_TRY_STATUS(crypto::open_into(keys.encryption, stored, blob_ad(blob.type, blob.id), what, payload));
+  return unpack_payload(blob, ByteSpan(payload, stored.size() - crypto::k_seal_overhead), what);
 }
 
 Result<Bytes> open_blob(const MasterKeys& keys, const PackedBlob& blob, ByteSpan stored, const std::string& what) {
@@ -107,27 +123,49 @@ Result<Bytes> open_blob(const MasterKeys& keys, const PackedBlob& blob, ByteSpan
   return Bytes(raw.begin(), raw.end());
 }
 
-void PackWriter::add(const SealedBlobView& blob) {
+PackWriter::PackWriter(std::unique_ptr<backend::ObjectWriter> out) : m_out(std::move(out)) {}
+
+Status PackWriter::write(ByteSpan bytes) {
+  m_hash.update(bytes);
+  m_size += bytes.size();
+  if (m_buffer.size() + bytes.size() <= k_pack_buffer) {
+    if (m_buffer.capacity() < k_pack_buffer) m_buffer.reserve(k_pack_buffer);
+    m_buffer.insert(m_buffer.end(), bytes.begin(), bytes.end());
+    return {};
+  }
+  KHO_TRY_STATUS(flush());
+  if (bytes.size() >= k_pack_buffer / 2) return m_out->append(bytes);
+  m_buffer.assign(bytes.begin(), bytes.end());
+  return {};
+}
+
+Status PackWriter::flush() {
+  if (m_buffer.empty()) return {};
+  auto status = m_out->append(m_buffer);
+  m_buffer.clear();
+  return status;
+}
+
+Status PackWriter::add(const SealedBlobView& blob) {
+  if (m_size + blob.bytes.size() > std::numeric_limits<std::uint32_t>::max())
+    return failf(Errc::invalid_argument, "pack would exceed 4 GiB");
   PackedBlob p;
   p.type = blob.type;
   p.compression = blob.compression;
-  p.offset = static_cast<std::uint32_t>(m_data.size());
+  p.offset = static_cast<std::uint32_t>(m_size);
   p.stored_length = static_cast<std::uint32_t>(blob.bytes.size());
   p.raw_length = blob.raw_length;
   p.id = blob.id;
-  if (m_data.empty()) {
-    m_data.reserve(blob.bytes.size() + 17 * 1024 * 1024);
-    advise_huge_pages(m_data.data(), m_data.capacity());
-  }
-  m_data.insert(m_data.end(), blob.bytes.begin(), blob.bytes.end());
+  KHO_TRY_STATUS(write(blob.bytes));
   m_blobs.push_back(p);
+  return {};
 }
 
-void PackWriter::add(const SealedBlob& blob) {
-  add(SealedBlobView{blob.type, blob.id, blob.compression, blob.raw_length, blob.bytes});
+Status PackWriter::add(const SealedBlob& blob) {
+  return add(SealedBlobView{blob.type, blob.id, blob.compression, blob.raw_length, blob.bytes});
 }
 
-Bytes PackWriter::finish(const MasterKeys& keys, Id& id) {
+Result<Id> PackWriter::finish(const MasterKeys& keys) {
   Bytes plain;
   plain.reserve(8 + m_blobs.size() * k_entry_size);
   ByteWriter w(plain);
@@ -141,14 +179,14 @@ Bytes PackWriter::finish(const MasterKeys& keys, Id& id) {
     w.u32(b.raw_length);
     w.raw(b.id.bytes);
   }
-  std::size_t before = m_data.size();
-  crypto::seal_append(keys.encryption, plain, as_bytes(k_header_ad), m_data);
-  ByteWriter(m_data).u32(static_cast<std::uint32_t>(m_data.size() - before));
-  id = crypto::sha256(m_data);
-  Bytes out = std::move(m_data);
-  m_data.clear();
-  m_blobs.clear();
-  return out;
+  Bytes header;
+  crypto::seal_append(keys.encryption, plain, as_bytes(k_header_ad), header);
+  ByteWriter(header).u32(static_cast<std::uint32_t>(header.size()));
+  KHO_TRY_STATUS(write(header));
+  KHO_TRY_STATUS(flush());
+  Id id = m_hash.finish();
+  KHO_TRY_STATUS(m_out->commit(backend::Handle{backend::ObjectType::data, id.hex()}));
+  return id;
 }
 
 Result<std::vector<PackedBlob>> parse_pack_header_plain(ByteSpan plain, std::uint64_t blob_area,

@@ -14,8 +14,10 @@
 // AD means a blob moved or swapped inside a pack fails to decrypt.
 #pragma once
 
+#include <memory>
 #include <vector>
 
+#include "kho/backend/backend.hpp"
 #include "kho/repo/config.hpp"
 #include "kho/repo/keys.hpp"
 
@@ -68,22 +70,41 @@ Result<Bytes> open_blob(const MasterKeys& keys, const PackedBlob& blob, ByteSpan
 // thread opens the next blob. For restore and check, which only pass them on.
 Result<ByteSpan> open_blob_scratch(const MasterKeys& keys, const PackedBlob& blob, ByteSpan stored,
                                    const std::string& what);
+// The same, decrypting in place: `stored` is overwritten, and the bytes returned
+// lie in it (or, when compressed, in this thread's scratch buffer). For restore,
+// whose pack reads land in a buffer of its own: no second buffer per thread.
+Result<ByteSpan> open_blob_in_place(const MasterKeys& keys, const PackedBlob& blob, std::span<std::uint8_t> stored,
+                                    const std::string& what);
 
-// Accumulates sealed blobs into one pack in memory. Not thread-safe.
+// Writes sealed blobs into one pack through a backend's object writer, hashing
+// the bytes as they pass; holds at most 512 KiB of them, so a pack being filled
+// costs no more memory than that (with the local backend; remote backends
+// gather the pack in memory before they upload it). Not thread-safe.
 class PackWriter {
 public:
-  void add(const SealedBlobView& blob);
-  void add(const SealedBlob& blob);
-  std::size_t size() const { return m_data.size(); }
+  explicit PackWriter(std::unique_ptr<backend::ObjectWriter> out);
+  PackWriter(const PackWriter&) = delete;
+  PackWriter& operator=(const PackWriter&) = delete;
+
+  [[nodiscard]] Status add(const SealedBlobView& blob);
+  [[nodiscard]] Status add(const SealedBlob& blob);
+  std::uint64_t size() const { return m_size; }
   std::size_t count() const { return m_blobs.size(); }
   bool empty() const { return m_blobs.empty(); }
   const std::vector<PackedBlob>& blobs() const { return m_blobs; }
 
-  // Appends the header; returns the pack's bytes and sets `id` to their SHA-256.
-  Bytes finish(const MasterKeys& keys, Id& id);
+  // Appends the header and stores the pack as data/<id>, where id is the SHA-256
+  // of its bytes; returns the id. The writer is spent afterwards.
+  [[nodiscard]] Result<Id> finish(const MasterKeys& keys);
 
 private:
-  Bytes m_data;
+  Status write(ByteSpan bytes);
+  Status flush();
+
+  std::unique_ptr<backend::ObjectWriter> m_out;
+  crypto::Sha256 m_hash;
+  Bytes m_buffer;
+  std::uint64_t m_size = 0;
   std::vector<PackedBlob> m_blobs;
 };
 

@@ -157,6 +157,60 @@ tl::unexpected<Error> object_error(const fs::path& root, const Handle& handle, c
   return fail_errno(fmt::format("{} {} in repository {}", action, describe(handle), root.string()), err);
 }
 
+// A failed write of `wanted` bytes into `dir`, said to be for want of space when
+// the file system has less than that free.
+tl::unexpected<Error> write_error(const fs::path& dir, tl::unexpected<Error> error, std::uint64_t wanted) {
+  struct statvfs vfs;
+  if (::statvfs(dir.c_str(), &vfs) == 0 && std::uint64_t{vfs.f_bavail} * vfs.f_frsize < wanted)
+    return tl::unexpected(Error(error.value().code(),
+                                error.value().message() +
+                                    "; the file system holding the repository is full: free space (kho forget, "
+                                    "then kho prune) or move the repository to a larger disk",
+                                error.value().transient()));
+  return error;
+}
+
+// An object written in pieces into "<type dir>/<type dir>.tmp-<random>", renamed to
+// its place at commit (for data, into its data/xx directory).
+class LocalObjectWriter final : public ObjectWriter {
+public:
+  LocalObjectWriter(const LocalBackend& backend, const fs::path& root, ObjectType type, std::string temp, Fd fd)
+      : m_backend(backend), m_root(root), m_type(type), m_temp(std::move(temp)), m_fd(std::move(fd)) {}
+
+  Status append(ByteSpan data) override {
+    if (!m_fd.valid()) return failf(Errc::invalid_argument, "{} is spent (committed, or its commit failed)", m_temp.path());
+    auto written = write_all(m_fd.get(), data, m_temp.path());
+    if (!written) {
+      const fs::path dir = fs::path(m_temp.path()).parent_path();
+      return write_error(dir, tl::unexpected(written.error().with_context("in repository " + m_root.string())),
+                         data.size());
+    }
+    return {};
+  }
+
+  Status commit(const Handle& handle) override {
+    if (!m_fd.valid()) return failf(Errc::invalid_argument, "{} is spent (committed, or its commit failed)", m_temp.path());
+    KHO_TRY_STATUS(check_object_name(handle));
+    if (handle.type != m_type)
+      return failf(Errc::invalid_argument, "{} committed by a writer begun for {}", describe(handle), type_dir(m_type));
+    const std::string& what = m_temp.path();
+    Fd fd = std::move(m_fd);
+    auto synced = fsync_fd(fd.get(), what).and_then([&] { return fd.close(what); });
+    if (!synced) return object_error(m_root, handle, "saving", synced.error());
+    const fs::path path = m_backend.path_of(handle);
+    if (::rename(what.c_str(), path.c_str()) != 0) return object_error(m_root, handle, "saving", errno);
+    m_temp.committed();
+    return fsync_dir(path.parent_path().string());
+  }
+
+private:
+  const LocalBackend& m_backend;
+  const fs::path& m_root;
+  ObjectType m_type;
+  TempFile m_temp;
+  Fd m_fd;
+};
+
 }  // namespace
 
 Status LocalBackend::create() {
@@ -214,21 +268,28 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
   auto written = write_all(fd->get(), data, what)
                      .and_then([&] { return fsync_fd(fd->get(), what); })
                      .and_then([&] { return fd->close(what); });
-  if (!written) {
-    auto error = object_error(m_root, handle, "saving", written.error());
-    struct statvfs vfs;
-    if (::statvfs(dir.c_str(), &vfs) == 0 && std::uint64_t{vfs.f_bavail} * vfs.f_frsize < data.size())
-      return tl::unexpected(Error(error.value().code(),
-                                  error.value().message() +
-                                      "; the file system holding the repository is full: free space (kho forget, "
-                                      "then kho prune) or move the repository to a larger disk",
-                                  error.value().transient()));
-    return error;
-  }
+  if (!written) return write_error(dir, object_error(m_root, handle, "saving", written.error()), data.size());
   if (::rename(temp.path().c_str(), path.c_str()) != 0)
     return object_error(m_root, handle, "saving", errno);
   temp.committed();
   return fsync_dir(dir.string());
+}
+
+Result<std::unique_ptr<ObjectWriter>> LocalBackend::begin_save(ObjectType type) {
+  if (type == ObjectType::config) return Backend::begin_save(type);
+  const fs::path dir = m_root / type_dir(type);
+  std::string temp = (dir / type_dir(type)).string() + std::string(k_temp_marker) + random_temp_suffix();
+  auto fd = open_fd(temp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (!fd && fd.error().code() == Errc::not_found && is_dir(m_root)) {
+    KHO_TRY_STATUS(make_dir(dir));  // an older or hand-copied repository
+    fd = open_fd(temp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  }
+  if (!fd) {
+    if (!is_dir(m_root)) return repo_missing(m_root);
+    return tl::unexpected(fd.error().with_context("in repository " + m_root.string()));
+  }
+  return std::unique_ptr<ObjectWriter>(
+      std::make_unique<LocalObjectWriter>(*this, m_root, type, std::move(temp), std::move(*fd)));
 }
 
 Status LocalBackend::read_range(const Handle& handle, std::uint64_t offset, std::uint64_t length,
@@ -289,12 +350,17 @@ Result<std::vector<ObjectInfo>> LocalBackend::list(ObjectType type) {
       out.push_back({"", static_cast<std::uint64_t>(st.st_size)});
     return out;
   }
-  if (type == ObjectType::data) {
-    for (unsigned i = 0; i < 256; ++i) KHO_TRY_STATUS(list_objects(m_root / "data" / data_dir_name(i), out));
-    return out;
-  }
-  KHO_TRY_STATUS(list_objects(m_root / type_dir(type), out));
+  for (const auto& dir : object_dirs(type)) KHO_TRY_STATUS(list_objects(dir, out));
   return out;
+}
+
+std::vector<fs::path> LocalBackend::object_dirs(ObjectType type) const {
+  std::vector<fs::path> dirs;
+  if (type == ObjectType::data)
+    for (unsigned i = 0; i < 256; ++i) dirs.push_back(m_root / "data" / data_dir_name(i));
+  else
+    dirs.push_back(m_root / type_dir(type));
+  return dirs;
 }
 
 Status LocalBackend::remove(const Handle& handle) {
@@ -306,11 +372,10 @@ Status LocalBackend::remove(const Handle& handle) {
 
 Result<std::uint64_t> LocalBackend::remove_temporaries(ObjectType type) {
   if (type == ObjectType::config) return 0;
-  std::vector<fs::path> dirs;
-  if (type == ObjectType::data)
-    for (unsigned i = 0; i < 256; ++i) dirs.push_back(m_root / "data" / data_dir_name(i));
-  else
-    dirs.push_back(m_root / type_dir(type));
+  // save() leaves OBJECT.tmp-SUFFIX beside the object; begin_save() leaves
+  // TYPE.tmp-SUFFIX in the type's directory (for data, above the data/xx ones).
+  std::vector<fs::path> dirs = object_dirs(type);
+  if (type == ObjectType::data) dirs.push_back(m_root / "data");
   std::uint64_t removed = 0;
   for (const auto& dir : dirs) {
     auto status = for_each_entry(dir, [&](std::string_view name, int dfd) -> Status {

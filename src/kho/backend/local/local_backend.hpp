@@ -2,7 +2,9 @@
 //
 // save() writes to a temporary file in the object's directory ("<name>.tmp-<random>"),
 // fsyncs it, renames it into place and fsyncs the directory. Objects are created 0600,
-// directories 0700. list() ignores temporary files.
+// directories 0700. list() ignores temporary files. begin_save() writes into
+// "<type dir>/<type dir>.tmp-<random>" (data/data.tmp-...) and renames that into
+// place at commit, so a pack never has to be held in memory whole.
 //
 // Layout: ROOT/config, ROOT/{keys,index,snapshots,locks}/<name>,
 // ROOT/data/<name[0:2]>/<name>. create() makes every directory, including all 256
@@ -36,6 +38,7 @@ public:
   Status save(const Handle& handle, ByteSpan data) override;
   Result<Bytes> load(const Handle& handle, std::uint64_t offset, std::uint64_t length) override;
   Status load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) override;
+  Result<std::unique_ptr<ObjectWriter>> begin_save(ObjectType type) override;
   Result<ObjectInfo> stat(const Handle& handle) override;
   Result<std::vector<ObjectInfo>> list(ObjectType type) override;
   Status remove(const Handle& handle) override;
@@ -45,6 +48,8 @@ public:
   std::filesystem::path path_of(const Handle& handle) const;
 
 private:
+  // The directories that hold objects of `type` (the 256 data/xx ones for data).
+  std::vector<std::filesystem::path> object_dirs(ObjectType type) const;
   // Reads [offset, offset + length) (length 0: to the end) into the buffer that
   // `buffer_for(size)` returns.
   Status read_range(const Handle& handle, std::uint64_t offset, std::uint64_t length,
