@@ -293,6 +293,14 @@ TEST_CASE("looks_encrypted on files of this machine", "[engine][anomaly]") {
 }
 
 TEST_CASE("type_mismatch: known extensions must match their content", "[engine][anomaly]") {
+  // Each verdict from the head itself, and from the facts a backup keeps of it
+  // (worked out as the file is read): both must agree.
+  auto type_mismatch = [](std::string_view path, ByteSpan head) {
+    const std::string direct = kho::engine::type_mismatch(path, head);
+    const FileSeen seen(std::string(path), true, head.size(), head);
+    CHECK(facts_type_mismatch(path, seen.head) == direct);
+    return direct;
+  };
   // Matching content.
   CHECK(type_mismatch("/d/report.pdf", pdf_head(1)).empty());
   CHECK(type_mismatch("/d/report.docx", zip_head(1)).empty());

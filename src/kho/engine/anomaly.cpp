@@ -228,8 +228,6 @@ bool is_pdf(ByteSpan h) {
   return text.find("%PDF") != std::string_view::npos;
 }
 
-constexpr int k_type_kinds = static_cast<int>(TypeKind::weak) + 1;
-
 // Whether `h` is what a file of `kind` starts with.
 bool head_fits(TypeKind kind, ByteSpan h) {
   switch (kind) {
@@ -323,8 +321,7 @@ std::string check_type(std::string_view path, ByteSpan h, bool& known) {
 
 // The same from what was worked out when the file was read.
 std::string check_type(std::string_view path, const HeadFacts& f, bool& known) {
-  return check_type(path, f.head_size, known,
-                    [&f](TypeKind kind) { return (f.fits >> static_cast<int>(kind) & 1) != 0; });
+  return check_type(path, f.head_size, known, [&f](TypeKind) { return f.type_fits; });
 }
 
 // --- ransom notes ---
@@ -487,11 +484,10 @@ FileSeen::FileSeen(std::string path_, bool modified_, std::uint64_t size_, ByteS
   head.head_size = static_cast<std::uint32_t>(head_.size());
   head.encrypted = looks_encrypted(head_);
   head.note = !modified && size <= k_max_note_size && looks_like_ransom_note(path, head_);
-  for (int k = 0; k < k_type_kinds; ++k) {
-    const auto kind = static_cast<TypeKind>(k);
-    // The entropy is the dear part: the weak kind's check is `encrypted` again.
-    if (kind == TypeKind::weak ? !head.encrypted : head_fits(kind, head_)) head.fits |= 1u << k;
-  }
+  // Only the type the extension promises is checked; the entropy is the dear
+  // part, and the weak kind's check is `encrypted` again.
+  const TypeKind kind = kind_of(extension(path));
+  head.type_fits = kind == TypeKind::none || (kind == TypeKind::weak ? !head.encrypted : head_fits(kind, head_));
 }
 
 AnomalyResult score_anomaly(const AnomalyInput& in, const AnomalyThresholds& th) {

@@ -39,7 +39,7 @@ struct HeadFacts {
   std::uint32_t head_size = 0;  // bytes looked at (at most k_anomaly_head_bytes)
   bool encrypted = false;       // looks_encrypted
   bool note = false;            // a new file of at most note size that looks_like_ransom_note
-  std::uint32_t fits = 0;       // bit k: the head fits file type k (the types type_mismatch knows)
+  bool type_fits = true;        // the head fits the type the file's extension promises (or it promises none)
 };
 
 // One regular file the backup read (new or modified; unchanged files are not read).
@@ -138,7 +138,7 @@ bool looks_encrypted(ByteSpan head);
 // the extension is not one we know (no opinion), else a short reason when the
 // content does not match (".pdf without the %PDF header").
 std::string type_mismatch(std::string_view path, ByteSpan head);
-// The same from the facts worked out of the head.
+// The same from the facts worked out of the head of the file at `path`.
 std::string facts_type_mismatch(std::string_view path, const HeadFacts& head);
 
 // Whether a new file is a ransom note: a known note name (README_TO_DECRYPT,

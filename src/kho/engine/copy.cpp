@@ -127,7 +127,7 @@ private:
   void copy_pack(const Id& pack_id, const std::vector<repo::PackedBlob>& blobs, FirstError& error) {
     repo::read_pack_blobs(
         m_src.backend(), pack_id, blobs,
-        [&](std::size_t k, const Result<ByteSpan>& stored) {
+        [&](std::size_t k, const Result<std::span<std::uint8_t>>& stored) {
           if (error.failed()) return;
           const auto& blob = blobs[k];
           std::string what = fmt::format("{} blob {} in source pack {}", repo::blob_type_name(blob.type),

@@ -475,14 +475,14 @@ void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) 
   for (const auto& p : blobs) sorted.push_back(p.blob);
   repo::read_pack_blobs(
       m_repo.backend(), pack_id, sorted,
-      [&](std::size_t k, const Result<ByteSpan>& stored) {
+      [&](std::size_t k, const Result<std::span<std::uint8_t>>& stored) {
         const PlannedBlob& p = blobs[k];
         std::string what = fmt::format("data blob {} in pack {}", p.blob.id.hex(), pack_id.hex());
         if (!stored) {
           fail_blob(p, "cannot read " + what + ": " + stored.error().message());
           return;
         }
-        auto raw = repo::open_blob_scratch(m_repo.keys(), p.blob, *stored, what);
+        auto raw = repo::open_blob_in_place(m_repo.keys(), p.blob, *stored, what);
         if (!raw) {
           fail_blob(p, raw.error().message());
           return;

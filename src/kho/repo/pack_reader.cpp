@@ -7,7 +7,7 @@ namespace kho::repo {
 void read_pack_blobs(backend::Backend& backend, const Id& pack_id, const std::vector<PackedBlob>& blobs,
                      const StoredBlobVisitor& visit, const std::function<bool()>& stop) {
   constexpr std::uint64_t k_max_gap = 512 * 1024;
-  constexpr std::uint64_t k_max_run = 4 * 1024 * 1024;
+  constexpr std::uint64_t k_max_run = 2 * 1024 * 1024;
   std::size_t i = 0;
   while (i < blobs.size()) {
     if (stop && stop()) return;
@@ -30,7 +30,7 @@ void read_pack_blobs(backend::Backend& backend, const Id& pack_id, const std::ve
       if (!loaded)
         visit(k, tl::unexpected<Error>(loaded.error()));
       else
-        visit(k, ByteSpan(bytes.data() + (blobs[k].offset - start), blobs[k].stored_length));
+        visit(k, bytes.subspan(blobs[k].offset - start, blobs[k].stored_length));
     }
     i = j;
   }

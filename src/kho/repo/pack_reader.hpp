@@ -1,5 +1,5 @@
 // Reads chosen blobs out of one pack with few requests: runs of nearby blobs
-// (gaps up to 512 KiB, runs up to 4 MiB) come in one ranged load(), so a pack
+// (gaps up to 512 KiB, runs up to 2 MiB) come in one ranged load(), so a pack
 // is read once, in order, whatever the backend's round-trip time.
 #pragma once
 
@@ -12,8 +12,9 @@
 namespace kho::repo {
 
 // Called once per blob, in the order of `blobs`, with the blob's stored
-// (sealed) bytes or the error that prevented reading them.
-using StoredBlobVisitor = std::function<void(std::size_t index, const Result<ByteSpan>& stored)>;
+// (sealed) bytes or the error that prevented reading them. The bytes are the
+// visitor's during the call (it may decrypt them in place), and gone after it.
+using StoredBlobVisitor = std::function<void(std::size_t index, const Result<std::span<std::uint8_t>>& stored)>;
 
 // REQUIRES: `blobs` sorted by offset. Stops between runs when `stop` returns true
 // (the remaining blobs are not visited).
