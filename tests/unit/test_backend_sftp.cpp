@@ -102,12 +102,27 @@ TEST_CASE("sftp backend create makes the layout with private permissions and ref
   REQUIRE(b->save({ObjectType::data, name}, Bytes{1, 2, 3}));
   CHECK(mode_of(root / "data" / "cc" / name) == 0600);
 
-  // A temporary file left by an interrupted save is not an object.
-  write_file(root / "data" / "cc" / (name + ".tmp-0123"), "partial");
+  // A temporary file left by an interrupted save is not an object, and prune's
+  // remove_temporaries takes it (and only it).
+  const fs::path partial = root / "data" / "cc" / (name + ".tmp-0123");
+  write_file(partial, "partial");
+  write_file(root / "data" / "cc" / ".hidden.tmp-0123", "not ours");
+  write_file(root / "index" / "i1.tmp-0123", "partial");
   auto listed = b->list(ObjectType::data);
   REQUIRE(listed);
   REQUIRE(listed->size() == 1);
   CHECK((*listed)[0].name == name);
+  auto removed = b->remove_temporaries(ObjectType::data);
+  REQUIRE(removed);
+  CHECK(*removed == 1);
+  CHECK_FALSE(fs::exists(partial));
+  CHECK(fs::exists(root / "data" / "cc" / ".hidden.tmp-0123"));
+  CHECK(fs::exists(root / "index" / "i1.tmp-0123"));  // only the type asked for
+  CHECK(b->load({ObjectType::data, name}, 0, 0).value() == Bytes{1, 2, 3});
+  removed = b->remove_temporaries(ObjectType::index);
+  REQUIRE(removed);
+  CHECK(*removed == 1);
+  CHECK_FALSE(fs::exists(root / "index" / "i1.tmp-0123"));
 
   REQUIRE(b->save({ObjectType::config, ""}, Bytes{9}));
   auto again = b->create();

@@ -157,7 +157,8 @@ TEST_CASE("A pack's header lists its blobs and authenticates them") {
     Bytes copy = pack;
     copy[b.offset + 30] ^= 1;
     REQUIRE_FALSE(open_blob(keys, b, ByteSpan(copy.data() + b.offset, b.stored_length), "blob"));
-    auto in_place = open_blob_in_place(keys, b, std::span<std::uint8_t>(copy.data() + b.offset, b.stored_length), "blob");
+    auto in_place =
+        open_blob_in_place(keys, b, std::span<std::uint8_t>(copy.data() + b.offset, b.stored_length), "blob");
     REQUIRE_FALSE(in_place);
     CHECK(in_place.error().code() == Errc::corruption);
   }

@@ -228,80 +228,49 @@ bool is_pdf(ByteSpan h) {
   return text.find("%PDF") != std::string_view::npos;
 }
 
-// Whether `h` is what a file of `kind` starts with.
-bool head_fits(TypeKind kind, ByteSpan h) {
-  switch (kind) {
-    case TypeKind::pdf:
-      return is_pdf(h);
-    case TypeKind::zip:
-      return has_at(h, "PK"sv);
-    case TypeKind::office_zip:  // password-protected Office files are OLE containers
-      return has_at(h, "PK"sv) || has_at(h, "\xd0\xcf\x11\xe0"sv);
-    case TypeKind::ole:  // old Office: OLE, or a newer file, RTF or HTML under the old name
-      return has_at(h, "\xd0\xcf\x11\xe0"sv) || has_at(h, "PK"sv) || is_text(h);
-    case TypeKind::image:
-      return is_image(h);
-    case TypeKind::gzip:
-      return has_at(h, "\x1f\x8b"sv);
-    case TypeKind::zstd:
-      return has_at(h, "\x28\xb5\x2f\xfd"sv);
-    case TypeKind::xz:
-      return has_at(h, "\xfd\x37\x7a\x58\x5a\x00"sv);
-    case TypeKind::bzip2:
-      return has_at(h, "BZh"sv);
-    case TypeKind::sevenzip:
-      return has_at(h, "7z\xbc\xaf\x27\x1c"sv);
-    case TypeKind::rar:
-      return has_at(h, "Rar!"sv);
-    case TypeKind::sqlite:
-      return has_at(h, "SQLite format 3\x00"sv);
-    case TypeKind::text:
+// What a file of each kind starts with, and how a head that does not fails it.
+struct KindCheck {
+  TypeKind kind;
+  bool (*fits)(ByteSpan h);
+  const char* misfit;
+};
+
+const KindCheck& check_of(TypeKind kind) {
+  static const KindCheck checks[] = {
+      {TypeKind::none, [](ByteSpan) { return true; }, ""},
+      {TypeKind::pdf, is_pdf, "without the %PDF header"},
+      {TypeKind::zip, [](ByteSpan h) { return has_at(h, "PK"sv); }, "without the zip header"},
+      // Password-protected Office files are OLE containers.
+      {TypeKind::office_zip, [](ByteSpan h) { return has_at(h, "PK"sv) || has_at(h, "\xd0\xcf\x11\xe0"sv); },
+       "without the zip header"},
+      // Old Office: OLE, or a newer file, RTF or HTML under the old name.
+      {TypeKind::ole, [](ByteSpan h) { return has_at(h, "\xd0\xcf\x11\xe0"sv) || has_at(h, "PK"sv) || is_text(h); },
+       "without the OLE header"},
+      {TypeKind::image, is_image, "that is not an image"},
+      {TypeKind::gzip, [](ByteSpan h) { return has_at(h, "\x1f\x8b"sv); }, "without the gzip header"},
+      {TypeKind::zstd, [](ByteSpan h) { return has_at(h, "\x28\xb5\x2f\xfd"sv); }, "without the zstd header"},
+      {TypeKind::xz, [](ByteSpan h) { return has_at(h, "\xfd\x37\x7a\x58\x5a\x00"sv); }, "without the xz header"},
+      {TypeKind::bzip2, [](ByteSpan h) { return has_at(h, "BZh"sv); }, "without the bzip2 header"},
+      {TypeKind::sevenzip, [](ByteSpan h) { return has_at(h, "7z\xbc\xaf\x27\x1c"sv); }, "without the 7z header"},
+      {TypeKind::rar, [](ByteSpan h) { return has_at(h, "Rar!"sv); }, "without the rar header"},
+      {TypeKind::sqlite, [](ByteSpan h) { return has_at(h, "SQLite format 3\x00"sv); }, "without the SQLite header"},
       // Not text, not another known format (a mislabeled .csv that is really
       // .xlsx is a mistake, not an attack) and not mostly zeros.
-      return is_text(h) || known_format(h) != nullptr || entropy_bits(h) < 6.0;
-    case TypeKind::weak:
-      return !looks_encrypted(h);
-    case TypeKind::none:
-      break;
-  }
-  return true;
+      {TypeKind::text,
+       [](ByteSpan h) { return is_text(h) || known_format(h) != nullptr || entropy_bits(h) < 6.0; },
+       "that is not text"},
+      {TypeKind::weak, [](ByteSpan h) { return !looks_encrypted(h); }, "that looks encrypted"},
+  };
+  for (const auto& c : checks)
+    if (c.kind == kind) return c;
+  return checks[0];
 }
 
+// Whether `h` is what a file of `kind` starts with.
+bool head_fits(TypeKind kind, ByteSpan h) { return check_of(kind).fits(h); }
+
 // How a head that does not fit `kind` fails it.
-const char* misfit(TypeKind kind) {
-  switch (kind) {
-    case TypeKind::pdf:
-      return "without the %PDF header";
-    case TypeKind::zip:
-    case TypeKind::office_zip:
-      return "without the zip header";
-    case TypeKind::ole:
-      return "without the OLE header";
-    case TypeKind::image:
-      return "that is not an image";
-    case TypeKind::gzip:
-      return "without the gzip header";
-    case TypeKind::zstd:
-      return "without the zstd header";
-    case TypeKind::xz:
-      return "without the xz header";
-    case TypeKind::bzip2:
-      return "without the bzip2 header";
-    case TypeKind::sevenzip:
-      return "without the 7z header";
-    case TypeKind::rar:
-      return "without the rar header";
-    case TypeKind::sqlite:
-      return "without the SQLite header";
-    case TypeKind::text:
-      return "that is not text";
-    case TypeKind::weak:
-      return "that looks encrypted";
-    case TypeKind::none:
-      break;
-  }
-  return "";
-}
+const char* misfit(TypeKind kind) { return check_of(kind).misfit; }
 
 // Whether the extension has a type we check, and if so, the mismatch ("" when
 // the content matches). `fits(kind)` says whether the head fits a kind.

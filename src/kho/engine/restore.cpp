@@ -493,8 +493,9 @@ void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) 
 }
 
 void Restorer::write_content() {
-  // Pack reads are I/O: keep a few more in flight than there are cores.
-  ThreadPool pool(threads() + 2, threads() + 2);
+  // Pack reads are I/O: keep one more in flight than there are cores (each
+  // thread holds a read buffer and a decompression buffer of up to 2 MiB).
+  ThreadPool pool(threads() + 1, threads() + 1);
   std::vector<std::future<void>> done;
   for (auto& [pack_id, blobs] : m_plan) {
     const Id& id = pack_id;

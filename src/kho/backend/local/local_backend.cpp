@@ -178,7 +178,7 @@ public:
       : m_backend(backend), m_root(root), m_type(type), m_temp(std::move(temp)), m_fd(std::move(fd)) {}
 
   Status append(ByteSpan data) override {
-    if (!m_fd.valid()) return failf(Errc::invalid_argument, "{} is spent (committed, or its commit failed)", m_temp.path());
+    if (!m_fd.valid()) return spent();
     auto written = write_all(m_fd.get(), data, m_temp.path());
     if (!written) {
       const fs::path dir = fs::path(m_temp.path()).parent_path();
@@ -189,7 +189,7 @@ public:
   }
 
   Status commit(const Handle& handle) override {
-    if (!m_fd.valid()) return failf(Errc::invalid_argument, "{} is spent (committed, or its commit failed)", m_temp.path());
+    if (!m_fd.valid()) return spent();
     KHO_TRY_STATUS(check_object_name(handle));
     if (handle.type != m_type)
       return failf(Errc::invalid_argument, "{} committed by a writer begun for {}", describe(handle), type_dir(m_type));
@@ -204,6 +204,10 @@ public:
   }
 
 private:
+  tl::unexpected<Error> spent() const {
+    return failf(Errc::invalid_argument, "{} is spent (committed, or its commit failed)", m_temp.path());
+  }
+
   const LocalBackend& m_backend;
   const fs::path& m_root;
   ObjectType m_type;

@@ -147,6 +147,7 @@ public:
   Result<ObjectInfo> stat(const Handle& handle) override;
   Result<std::vector<ObjectInfo>> list(ObjectType type) override;
   Status remove(const Handle& handle) override;
+  Result<std::uint64_t> remove_temporaries(ObjectType type) override;
   Properties properties() const override {
     Properties p;
     p.location = m_display;
@@ -174,7 +175,11 @@ private:
   }
   Result<bool> exists(SftpConnection& c, const std::string& path, bool* is_dir = nullptr);
   Status make_dir(SftpConnection& c, const std::string& path);
+  // Calls fn(entry) for each entry of `dir` but "." and "..".
+  Status for_each_entry(SftpConnection& c, const std::string& dir, const std::function<void(sftp_attributes)>& fn);
   Status list_dir(SftpConnection& c, const std::string& dir, std::vector<ObjectInfo>& out, bool objects_only = true);
+  // Removes the temporary files of killed saves in `dir`; adds their number to `removed`.
+  Status remove_temporaries_in(SftpConnection& c, const std::string& dir, std::atomic<std::uint64_t>& removed);
   Status read_range(SftpConnection& c, sftp_file file, std::uint64_t offset, Bytes& out, const Handle& handle);
   Status check_empty_layout(SftpConnection& c);
 
@@ -259,8 +264,8 @@ Status SftpBackend::make_dir(SftpConnection& c, const std::string& path) {
   return tl::unexpected(e);
 }
 
-Status SftpBackend::list_dir(SftpConnection& c, const std::string& dir, std::vector<ObjectInfo>& out,
-                             bool objects_only) {
+Status SftpBackend::for_each_entry(SftpConnection& c, const std::string& dir,
+                                   const std::function<void(sftp_attributes)>& fn) {
   c.arm();
   SftpDirPtr d(sftp_opendir(c.sftp(), dir.c_str()));
   if (!d) return tl::unexpected(c.error("listing " + dir + " in repository " + m_display));
@@ -271,11 +276,41 @@ Status SftpBackend::list_dir(SftpConnection& c, const std::string& dir, std::vec
       if (sftp_dir_eof(d.get())) break;
       return tl::unexpected(c.error("listing " + dir + " in repository " + m_display));
     }
-    if (auto object = listing_entry(entry->name, entry->type, entry->size, objects_only))
-      out.push_back(std::move(*object));
+    const std::string_view name = entry->name ? entry->name : "";
+    if (name != "." && name != "..") fn(entry.get());
   }
   c.arm();
   if (sftp_closedir(d.release()) != 0) return tl::unexpected(c.error("listing " + dir + " in repository " + m_display));
+  return {};
+}
+
+Status SftpBackend::list_dir(SftpConnection& c, const std::string& dir, std::vector<ObjectInfo>& out,
+                             bool objects_only) {
+  return for_each_entry(c, dir, [&](sftp_attributes entry) {
+    if (auto object = listing_entry(entry->name, entry->type, entry->size, objects_only))
+      out.push_back(std::move(*object));
+  });
+}
+
+Status SftpBackend::remove_temporaries_in(SftpConnection& c, const std::string& dir,
+                                          std::atomic<std::uint64_t>& removed) {
+  std::vector<std::string> temporaries;
+  auto listed = for_each_entry(c, dir, [&](sftp_attributes entry) {
+    // Only what save() names so (OBJECT.tmp-SUFFIX), never another hidden file.
+    const std::string_view name = entry->name ? entry->name : "";
+    if (entry->type == SSH_FILEXFER_TYPE_REGULAR && name.find(k_temp_marker) != std::string_view::npos &&
+        name.front() != '.')
+      temporaries.emplace_back(name);
+  });
+  if (!listed) return listed.error().code() == Errc::not_found ? Status{} : listed;
+  for (const auto& name : temporaries) {
+    const std::string path = dir + "/" + name;
+    c.arm();
+    if (sftp_unlink(c.sftp(), path.c_str()) == 0)
+      ++removed;
+    else if (c.status() != SSH_FX_NO_SUCH_FILE)
+      return tl::unexpected(c.error("removing " + path + " in repository " + m_display));
+  }
   return {};
 }
 
@@ -529,6 +564,19 @@ Status SftpBackend::remove(const Handle& handle) {
     lost_once = lost_once || e.value().transient();
     return e;
   });
+}
+
+Result<std::uint64_t> SftpBackend::remove_temporaries(ObjectType type) {
+  if (type == ObjectType::config) return 0;
+  std::atomic<std::uint64_t> removed{0};
+  if (type == ObjectType::data) {
+    KHO_TRY_STATUS(for_each_prefix([&](SftpConnection& c, unsigned i) {
+      return remove_temporaries_in(c, dir_of(type) + "/" + data_dir_name(i), removed);
+    }));
+  } else {
+    KHO_TRY_STATUS(with_connection([&](SftpConnection& c) { return remove_temporaries_in(c, dir_of(type), removed); }));
+  }
+  return removed.load();
 }
 
 }  // namespace

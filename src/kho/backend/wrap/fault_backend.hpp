@@ -72,6 +72,7 @@ class FaultBackend final : public Backend {
   Result<ObjectInfo> stat(const Handle& handle) override;
   Result<std::vector<ObjectInfo>> list(ObjectType type) override;
   Status remove(const Handle& handle) override;
+  Result<std::uint64_t> remove_temporaries(ObjectType type) override { return m_inner->remove_temporaries(type); }
   Properties properties() const override { return m_inner->properties(); }
 
   // Calls made so far of one operation.

@@ -78,4 +78,9 @@ Status RetryBackend::remove(const Handle& handle) {
   });
 }
 
+Result<std::uint64_t> RetryBackend::remove_temporaries(ObjectType type) {
+  return with_retries(std::string("removing temporary files among ") + type_dir(type),
+                      [&] { return m_inner->remove_temporaries(type); });
+}
+
 }  // namespace kho::backend

@@ -40,6 +40,7 @@ public:
   Result<ObjectInfo> stat(const Handle& handle) override;
   Result<std::vector<ObjectInfo>> list(ObjectType type) override;
   Status remove(const Handle& handle) override;
+  Result<std::uint64_t> remove_temporaries(ObjectType type) override;
   Properties properties() const override { return m_inner->properties(); }
 
   Backend& inner() { return *m_inner; }
