@@ -176,8 +176,10 @@ KdfParams default_kdf_params() {
   KdfParams p;
   const char* fast = std::getenv("KHO_KDF_FAST");
   if (fast != nullptr && std::string_view(fast) == "1") {
-    p.opslimit = crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
-    p.memlimit = crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
+    // Tests only: libsodium's minimum (1 pass over 8 KiB), so that the hundreds
+    // of commands an end-to-end run makes do not each spend ~0.25 s deriving.
+    p.opslimit = crypto_pwhash_argon2id_OPSLIMIT_MIN;
+    p.memlimit = crypto_pwhash_argon2id_MEMLIMIT_MIN;
   } else {
     // 32 MiB, the memory restic's scrypt asks for (N=2^15, r=8), and 4 passes:
     // twice the work of OWASP's m=19 MiB, t=2 baseline.

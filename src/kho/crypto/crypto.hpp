@@ -73,7 +73,8 @@ struct KdfParams {
 };
 
 // Default parameters for new keys (Argon2id t=4, m=32 MiB: ~0.15 s here),
-// or INTERACTIVE when the environment variable KHO_KDF_FAST=1 is set (tests).
+// or libsodium's minimum when the environment variable KHO_KDF_FAST=1 is set
+// (tests only: such a key is no protection against guessing the password).
 KdfParams default_kdf_params();
 
 // Derives a 32-byte wrapping key from a password. Fails (Errc::invalid_argument)
