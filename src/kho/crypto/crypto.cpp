@@ -5,7 +5,9 @@
 #include <openssl/params.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -45,14 +47,107 @@ void random_bytes(std::span<std::uint8_t> out) {
 }
 
 namespace {
+
+static_assert(k_key_size == crypto_aead_xchacha20poly1305_ietf_KEYBYTES &&
+              k_nonce_size == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES &&
+              k_tag_size == crypto_aead_xchacha20poly1305_ietf_ABYTES);
+
+// XChaCha20-Poly1305 as libsodium defines it (crypto_aead_xchacha20poly1305_ietf):
+// HChaCha20 of the key and the nonce's first 16 bytes gives a subkey, under which
+// ChaCha20-Poly1305 (RFC 8439) runs with the 12-byte nonce 0^4 || nonce[16..24].
+// OpenSSL's ChaCha20-Poly1305 does that second part ~1.7x as fast as libsodium
+// here, so it does it for all but small messages (setting up its context costs
+// ~1 us more a call, more than it saves below a few KiB); one context per thread.
+// Where this OpenSSL has no ChaCha20-Poly1305, libsodium does all of it. Same
+// bytes either way.
+class ChaChaPoly {
+public:
+  ChaChaPoly() {
+    if ((m_cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr)) != nullptr) m_ctx = EVP_CIPHER_CTX_new();
+  }
+  ~ChaChaPoly() {
+    EVP_CIPHER_CTX_free(m_ctx);
+    EVP_CIPHER_free(m_cipher);
+  }
+  ChaChaPoly(const ChaChaPoly&) = delete;
+  ChaChaPoly& operator=(const ChaChaPoly&) = delete;
+
+  // Whether OpenSSL takes a message of `size` bytes.
+  bool takes(std::size_t size) const { return m_ctx != nullptr && size >= k_smallest; }
+
+  // Ciphertext of `plain` to `out` (which may equal `plain`), then the tag.
+  bool seal(const std::uint8_t* key, const std::uint8_t* nonce, ByteSpan ad, const std::uint8_t* plain,
+            std::size_t size, std::uint8_t* out) {
+    int len = 0;
+    return start(key, nonce, ad, 1) && update(plain, size, out) && EVP_CipherFinal_ex(m_ctx, out + size, &len) == 1 &&
+           EVP_CIPHER_CTX_ctrl(m_ctx, EVP_CTRL_AEAD_GET_TAG, k_tag_size, out + size) == 1;
+  }
+
+  // Plaintext of `cipher` to `out` (which may equal `cipher`); false when the
+  // tag does not match. OpenSSL checks the tag after it decrypts, so `out` is
+  // zeroed on failure, as libsodium leaves it, and no caller sees unverified bytes.
+  bool open(const std::uint8_t* key, const std::uint8_t* nonce, ByteSpan ad, const std::uint8_t* cipher,
+            std::size_t size, const std::uint8_t* tag, std::uint8_t* out) {
+    std::uint8_t expected[k_tag_size];
+    std::memcpy(expected, tag, k_tag_size);  // `out` may not reach it, but a copy costs nothing
+    int len = 0;
+    if (start(key, nonce, ad, 0) && EVP_CIPHER_CTX_ctrl(m_ctx, EVP_CTRL_AEAD_SET_TAG, k_tag_size, expected) == 1 &&
+        update(cipher, size, out) && EVP_CipherFinal_ex(m_ctx, out + size, &len) == 1)
+      return true;
+    if (size > 0) sodium_memzero(out, size);
+    return false;
+  }
+
+private:
+  static constexpr std::size_t k_smallest = 4096;
+  // EVP takes int lengths: larger inputs go in pieces.
+  static constexpr std::size_t k_piece = std::size_t{1} << 30;
+
+  bool start(const std::uint8_t* key, const std::uint8_t* nonce, ByteSpan ad, int encrypt) {
+    std::uint8_t subkey[k_key_size];
+    std::uint8_t iv[12] = {};
+    crypto_core_hchacha20(subkey, nonce, key, nullptr);
+    std::memcpy(iv + 4, nonce + 16, 8);
+    const bool ok = EVP_CipherInit_ex2(m_ctx, m_cipher, subkey, iv, encrypt, nullptr) == 1;
+    sodium_memzero(subkey, sizeof subkey);
+    return ok && update(ad.data(), ad.size(), nullptr);
+  }
+
+  // Encrypts or decrypts `size` bytes, or passes them as associated data when `out` is null.
+  bool update(const std::uint8_t* in, std::size_t size, std::uint8_t* out) {
+    for (std::size_t done = 0; done < size;) {
+      const std::size_t n = std::min(size - done, k_piece);
+      int len = 0;
+      if (EVP_CipherUpdate(m_ctx, out ? out + done : nullptr, &len, in + done, static_cast<int>(n)) != 1 ||
+          static_cast<std::size_t>(len) != n)
+        return false;
+      done += n;
+    }
+    return true;
+  }
+
+  EVP_CIPHER* m_cipher = nullptr;
+  EVP_CIPHER_CTX* m_ctx = nullptr;
+};
+
+ChaChaPoly& chacha_poly() {
+  thread_local ChaChaPoly cipher;
+  return cipher;
+}
+
 // Writes a fresh nonce at `out`, then the ciphertext and tag of `plain` after it.
-// `plain` may start exactly at out + k_nonce_size (in place), as libsodium allows.
+// `plain` may start exactly at out + k_nonce_size (in place), as both libraries allow.
 void seal_to(const SecretBytes& key, const std::uint8_t* plain, std::size_t plain_size, ByteSpan ad,
              std::uint8_t* out) {
   init();
   require_key(key, k_key_size, k_key_size, "seal: the encryption key must be 32 bytes");
   std::uint8_t* nonce = out;
   randombytes_buf(nonce, k_nonce_size);
+  if (ChaChaPoly& cipher = chacha_poly(); cipher.takes(plain_size)) {
+    if (!cipher.seal(key.data(), nonce, ad, plain, plain_size, out + k_nonce_size))
+      die("seal: XChaCha20-Poly1305 encryption failed (OpenSSL)");
+    return;
+  }
   unsigned long long written = 0;
   if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + k_nonce_size, &written, plain, plain_size, ad.data(),
                                                  ad.size(), nullptr, nonce, key.data()) != 0 ||
@@ -84,10 +179,18 @@ Status open_into(const SecretBytes& key, ByteSpan sealed, ByteSpan ad, const std
   require_key(key, k_key_size, k_key_size, "open: the encryption key must be 32 bytes");
   if (sealed.size() < k_seal_overhead)
     return failf(Errc::corruption, "{} is too short ({} bytes) to be encrypted data", what, sealed.size());
-  unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &written, nullptr, sealed.data() + k_nonce_size,
-                                                 sealed.size() - k_nonce_size, ad.data(), ad.size(), sealed.data(),
-                                                 key.data()) != 0)
+  const std::size_t size = sealed.size() - k_seal_overhead;
+  const std::uint8_t* nonce = sealed.data();
+  bool authentic = false;
+  if (ChaChaPoly& cipher = chacha_poly(); cipher.takes(size)) {
+    authentic = cipher.open(key.data(), nonce, ad, nonce + k_nonce_size, size, nonce + k_nonce_size + size, out);
+  } else {
+    unsigned long long written = 0;
+    authentic = crypto_aead_xchacha20poly1305_ietf_decrypt(out, &written, nullptr, nonce + k_nonce_size,
+                                                           size + k_tag_size, ad.data(), ad.size(), nonce,
+                                                           key.data()) == 0;
+  }
+  if (!authentic)
     return fail(Errc::corruption,
                 what + " failed authentication: it was modified or damaged, or was sealed with another key");
   return {};
