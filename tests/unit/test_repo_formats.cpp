@@ -115,7 +115,7 @@ TEST_CASE("A pack's header lists its blobs and authenticates them") {
   kho::test::ScopedTempDir tmp("kho-pack");
   backend::LocalBackend repo(tmp / "repo");
   REQUIRE(repo.create());
-  auto out = repo.begin_save(backend::ObjectType::data);
+  auto out = repo.begin_save(backend::ObjectType::data, 0);
   REQUIRE(out);
   PackWriter w(std::move(*out));
   // Small blobs gather in the writer's buffer; the 600 KiB one goes straight to the file.
@@ -161,6 +161,20 @@ TEST_CASE("A pack's header lists its blobs and authenticates them") {
         open_blob_in_place(keys, b, std::span<std::uint8_t>(copy.data() + b.offset, b.stored_length), "blob");
     REQUIRE_FALSE(in_place);
     CHECK(in_place.error().code() == Errc::corruption);
+  }
+  SECTION("a blob recorded shorter than its seal is refused, not read past") {
+    PackedBlob b = (*blobs)[2];
+    Bytes copy = pack;
+    for (std::uint32_t length : {0u, 1u, static_cast<std::uint32_t>(crypto::k_seal_overhead - 1)}) {
+      b.stored_length = length;
+      auto scratch = open_blob(keys, b, ByteSpan(copy.data() + b.offset, length), "blob");
+      auto in_place = open_blob_in_place(keys, b, std::span<std::uint8_t>(copy.data() + b.offset, length), "blob");
+      REQUIRE_FALSE(scratch);
+      REQUIRE_FALSE(in_place);
+      CHECK(scratch.error().message().find("too short") != std::string::npos);
+      CHECK(in_place.error().code() == Errc::corruption);
+    }
+    CHECK(copy == pack);
   }
   SECTION("a blob passed off under another ID is detected") {
     PackedBlob b = (*blobs)[0];

@@ -92,19 +92,14 @@ Result<ByteSpan> unpack_payload(const PackedBlob& blob, ByteSpan payload, const 
   return ByteSpan(raw, blob.raw_length);
 }
 
-Status check_sealed_size(std::size_t size, const std::string& what) {
-  if (size < crypto::k_seal_overhead)
-    return failf(Errc::corruption, "{} is too short ({} bytes) to be encrypted data", what, size);
-  return {};
-}
-
 }  // namespace
 
 Result<ByteSpan> open_blob_scratch(const MasterKeys& keys, const PackedBlob& blob, ByteSpan stored,
                                    const std::string& what) {
   thread_local ScratchBuffer payload_buffer;
-  KHO_TRY_STATUS(check_sealed_size(stored.size(), what));
-  const std::size_t payload_size = stored.size() - crypto::k_seal_overhead;
+  // Too short to be sealed: open_into says so, with nothing to write.
+  const std::size_t payload_size =
+      stored.size() < crypto::k_seal_overhead ? 0 : stored.size() - crypto::k_seal_overhead;
   std::uint8_t* payload = payload_buffer.reserve(payload_size);
   KHO_TRY_STATUS(crypto::open_into(keys.encryption, stored, blob_ad(blob.type, blob.id), what, payload));
   return unpack_payload(blob, ByteSpan(payload, payload_size), what);
@@ -112,8 +107,9 @@ Result<ByteSpan> open_blob_scratch(const MasterKeys& keys, const PackedBlob& blo
 
 Result<ByteSpan> open_blob_in_place(const MasterKeys& keys, const PackedBlob& blob, std::span<std::uint8_t> stored,
                                     const std::string& what) {
-  KHO_TRY_STATUS(check_sealed_size(stored.size(), what));
-  std::uint8_t* payload = stored.data() + crypto::k_nonce_size;
+  // Too short to be sealed: open_into says so before it writes anything.
+  const bool sized = stored.size() >= crypto::k_seal_overhead;
+  std::uint8_t* payload = sized ? stored.data() + crypto::k_nonce_size : stored.data();
   KHO_TRY_STATUS(crypto::open_into(keys.encryption, stored, blob_ad(blob.type, blob.id), what, payload));
   return unpack_payload(blob, ByteSpan(payload, stored.size() - crypto::k_seal_overhead), what);
 }

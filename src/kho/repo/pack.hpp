@@ -89,7 +89,6 @@ public:
   [[nodiscard]] Status add(const SealedBlobView& blob);
   [[nodiscard]] Status add(const SealedBlob& blob);
   std::uint64_t size() const { return m_size; }
-  std::size_t count() const { return m_blobs.size(); }
   bool empty() const { return m_blobs.empty(); }
   const std::vector<PackedBlob>& blobs() const { return m_blobs; }
 
