@@ -308,7 +308,7 @@ inline void run_backend_conformance_suite(const BackendFactory& make_backend) {
   SECTION("an object written in pieces appears whole at commit, and only then") {
     auto b = fresh(make_backend);
     const Bytes whole = random_bytes(700 * 1024 + 13, 80);
-    auto writer = b->begin_save(ObjectType::data);
+    auto writer = b->begin_save(ObjectType::data, 64 << 10);  // a hint the object outgrows
     REQUIRE(writer);
     for (std::size_t at = 0, piece = 1; at < whole.size(); at += piece, piece = piece * 7 + 1) {
       const std::size_t n = std::min(piece, whole.size() - at);
@@ -323,7 +323,7 @@ inline void run_backend_conformance_suite(const BackendFactory& make_backend) {
 
     // Committed under a name that exists: one whole version stays (the new one,
     // or the old one on append-only servers).
-    auto again = b->begin_save(ObjectType::data);
+    auto again = b->begin_save(ObjectType::data, 1 << 20);  // one it falls short of
     REQUIRE(again);
     const Bytes other = random_bytes(5000, 81);
     REQUIRE((*again)->append(other));
@@ -334,7 +334,7 @@ inline void run_backend_conformance_suite(const BackendFactory& make_backend) {
 
     // A writer dropped without commit leaves nothing, not even a temporary to list.
     {
-      auto dropped = b->begin_save(ObjectType::index);
+      auto dropped = b->begin_save(ObjectType::index, 0);
       REQUIRE(dropped);
       REQUIRE((*dropped)->append(random_bytes(3000, 82)));
     }
@@ -342,7 +342,7 @@ inline void run_backend_conformance_suite(const BackendFactory& make_backend) {
     CHECK(b->remove_temporaries(ObjectType::index).value() == 0);
 
     // A writer refuses a name of another type than it was begun with.
-    auto wrong = b->begin_save(ObjectType::snapshot);
+    auto wrong = b->begin_save(ObjectType::snapshot, 0);
     REQUIRE(wrong);
     REQUIRE((*wrong)->append(random_bytes(10, 83)));
     auto refused = (*wrong)->commit({ObjectType::index, object_name(83)});

@@ -170,7 +170,7 @@ TEST_CASE("LocalBackend removes the temporary files of interrupted saves and not
   pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    auto writer = b.begin_save(ObjectType::data);
+    auto writer = b.begin_save(ObjectType::data, 0);
     bool ok = writer && (*writer)->append(as_bytes("half a pack"));
     ::_exit(ok ? 0 : 1);  // no destructors: as if killed
   }

@@ -23,9 +23,12 @@ namespace {
 // Collects the pieces in memory and hands them to save() at commit().
 class BufferedObjectWriter final : public ObjectWriter {
 public:
-  BufferedObjectWriter(Backend& backend, ObjectType type) : m_backend(backend), m_type(type) {}
+  BufferedObjectWriter(Backend& backend, ObjectType type, std::uint64_t size_hint)
+      : m_backend(backend), m_type(type), m_size_hint(std::min<std::uint64_t>(size_hint, k_max_reserve)) {}
 
   Status append(ByteSpan data) override {
+    // Reserved at the first piece, not before: a writer dropped unused costs nothing.
+    if (m_data.empty()) m_data.reserve(std::max<std::uint64_t>(m_size_hint, data.size()));
     m_data.insert(m_data.end(), data.begin(), data.end());
     return {};
   }
@@ -39,15 +42,19 @@ public:
   }
 
 private:
+  // A hint is only a hint: no more than this is reserved on its word.
+  static constexpr std::uint64_t k_max_reserve = 256ULL << 20;
+
   Backend& m_backend;
   ObjectType m_type;
+  std::uint64_t m_size_hint;
   Bytes m_data;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<ObjectWriter>> Backend::begin_save(ObjectType type) {
-  return std::unique_ptr<ObjectWriter>(std::make_unique<BufferedObjectWriter>(*this, type));
+Result<std::unique_ptr<ObjectWriter>> Backend::begin_save(ObjectType type, std::uint64_t size_hint) {
+  return std::unique_ptr<ObjectWriter>(std::make_unique<BufferedObjectWriter>(*this, type, size_hint));
 }
 
 Status Backend::load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) {

@@ -82,10 +82,11 @@ public:
   // Reads out.size() bytes at `offset` into `out`, which callers reuse to spare
   // a fresh buffer per read. Fails like load(); the default loads and copies.
   [[nodiscard]] virtual Status load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out);
-  // Starts an object of `type` written in pieces. The default collects the
-  // pieces in memory and save()s them at commit(); the local backend writes them
-  // to a temporary file beside the objects as they come.
-  [[nodiscard]] virtual Result<std::unique_ptr<ObjectWriter>> begin_save(ObjectType type);
+  // Starts an object of `type` written in pieces, expected to reach about
+  // `size_hint` bytes (0: unknown). The default collects the pieces in memory,
+  // room for size_hint reserved at the first piece, and save()s them at commit();
+  // the local backend writes them to a temporary file beside the objects as they come.
+  [[nodiscard]] virtual Result<std::unique_ptr<ObjectWriter>> begin_save(ObjectType type, std::uint64_t size_hint);
   [[nodiscard]] virtual Result<ObjectInfo> stat(const Handle& handle) = 0;
   [[nodiscard]] virtual Result<std::vector<ObjectInfo>> list(ObjectType type) = 0;
   [[nodiscard]] virtual Status remove(const Handle& handle) = 0;

@@ -27,7 +27,9 @@ Result<std::uint64_t> BlobWriter::add(const SealedBlobView& blob) {
     std::lock_guard lock(m_mutex);
     auto& pack = m_packs[static_cast<int>(blob.type)];
     if (!pack) {
-      KHO_TRY_ASSIGN(auto out, m_repo.backend().begin_save(backend::ObjectType::data));
+      // A pack closes at the first blob that takes it to pack_size: hint a little more.
+      const std::uint64_t hint = m_repo.config().pack_size + m_repo.config().pack_size / 8;
+      KHO_TRY_ASSIGN(auto out, m_repo.backend().begin_save(backend::ObjectType::data, hint));
       pack = std::make_unique<PackWriter>(std::move(out));
     }
     if (auto added = pack->add(blob); !added) {

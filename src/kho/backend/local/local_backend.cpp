@@ -279,8 +279,8 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
   return fsync_dir(dir.string());
 }
 
-Result<std::unique_ptr<ObjectWriter>> LocalBackend::begin_save(ObjectType type) {
-  if (type == ObjectType::config) return Backend::begin_save(type);
+Result<std::unique_ptr<ObjectWriter>> LocalBackend::begin_save(ObjectType type, std::uint64_t size_hint) {
+  if (type == ObjectType::config) return Backend::begin_save(type, size_hint);
   const fs::path dir = m_root / type_dir(type);
   std::string temp = (dir / type_dir(type)).string() + std::string(k_temp_marker) + random_temp_suffix();
   auto fd = open_fd(temp, O_WRONLY | O_CREAT | O_EXCL, 0600);

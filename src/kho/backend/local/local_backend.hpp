@@ -38,7 +38,7 @@ public:
   Status save(const Handle& handle, ByteSpan data) override;
   Result<Bytes> load(const Handle& handle, std::uint64_t offset, std::uint64_t length) override;
   Status load_into(const Handle& handle, std::uint64_t offset, std::span<std::uint8_t> out) override;
-  Result<std::unique_ptr<ObjectWriter>> begin_save(ObjectType type) override;
+  Result<std::unique_ptr<ObjectWriter>> begin_save(ObjectType type, std::uint64_t size_hint) override;
   Result<ObjectInfo> stat(const Handle& handle) override;
   Result<std::vector<ObjectInfo>> list(ObjectType type) override;
   Status remove(const Handle& handle) override;
