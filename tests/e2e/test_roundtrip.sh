@@ -154,6 +154,18 @@ if ((SPARSE_OK)); then
   assert_sparse "$R1$SRC/sparse.img" $((9 * MiB))
 fi
 
+step "with few descriptors to spare, files are reopened for their writes, to the same tree"
+# The restorer keeps created files open for their writes, up to half of a limit
+# this small; past it, files are closed and reopened (and sized) when written.
+FILES=$(find "$SRC" -type f -links 1 | wc -l)
+((FILES > 20)) || fail "the source has only $FILES files: too few to pass the limit below"
+R3=$TEST_DIR/restore-few-fds
+(ulimit -n 32 && expect_exit 0 kho restore latest --target "$R3")
+assert_trees_equal "$SRC" "$R3$SRC"
+cmp "$SRC/sparse.img" "$R3$SRC/sparse.img"
+if ((SPARSE_OK)); then assert_sparse "$R3$SRC/sparse.img" $((9 * MiB)); fi
+rm -rf "$R3"
+
 step "hardlinks restored as one inode with three names"
 read -r ino_a nl_a < <(stat -c '%i %h' "$R1$SRC/hard/a.txt")
 read -r ino_b nl_b < <(stat -c '%i %h' "$R1$SRC/hard/b.txt")

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -93,8 +95,10 @@ struct Item {
 
 struct FileState {
   std::mutex mutex;
-  Fd fd;
+  Fd fd;                      // open while blobs are written: from creation, or from the first write
   std::size_t remaining = 0;  // blob writes still to do
+  std::uint64_t size = 0;     // what the file's size must be when its writes are done
+  std::uint64_t end = 0;      // the end of the furthest bytes written (blobs of zeros are not)
   bool failed = false;
   std::string error;
 };
@@ -131,6 +135,7 @@ private:
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
   void write_blob(const PlannedBlob& planned, ByteSpan data);
+  void size_file(FileState& state, const Item& item);
   void apply_metadata(const Item& item, ParentDir& parent);
   void apply_file_metadata();
   unsigned threads() const { return m_opt.threads ? m_opt.threads : ThreadPool::default_threads(); }
@@ -160,6 +165,21 @@ private:
   std::string m_snap_prefix;  // snapshot path of the target's top
   RestoreResult m_result;
   bool m_is_root = ::geteuid() == 0;
+  // Files created are kept open for their writes, up to this many at once:
+  // closing and reopening one costs two system calls (a lookup beneath the target).
+  std::size_t m_keep_open_limit = keep_open_limit();
+  std::atomic<std::size_t> m_kept_open{0};
+
+  static std::size_t keep_open_limit() {
+    struct rlimit rl;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    // What this process may open but 1024 (or half of a smaller limit), left for
+    // pack reads, directories and connections.
+    const rlim_t spare = rl.rlim_cur > 2 * k_reserved_fds ? rl.rlim_cur - k_reserved_fds : rl.rlim_cur / 2;
+    return static_cast<std::size_t>(std::min<rlim_t>(spare, k_max_kept_open));
+  }
+  static constexpr rlim_t k_max_kept_open = 1 << 16;
+  static constexpr rlim_t k_reserved_fds = 1024;
 };
 
 void Restorer::add_node(Node node, const std::string& rel, std::size_t depth) {
@@ -319,13 +339,13 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
     return {};
   }
   if (!hardlink) {
-    if (all_indexed && n.size > 0 && ::ftruncate(file.get(), static_cast<off_t>(n.size)) != 0) {
-      int err = errno;
-      ::unlinkat(dir, nm, 0);  // not left behind looking like an empty file
-      return fail_errno("cannot size " + item.rel, err);
-    }
+    // The size is set when the writes are done, and only if the last bytes were
+    // zeros (not written): a file whose last blob is written has it already.
     auto state = std::make_unique<FileState>();
     state->remaining = n.content.size();
+    state->size = all_indexed ? n.size : 0;
+    if (state->remaining > 0 && m_kept_open.fetch_add(1, std::memory_order_relaxed) < m_keep_open_limit)
+      state->fd = std::move(file);
     m_files[index] = std::move(state);
   }
   count(m_result.files);
@@ -448,10 +468,12 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
           }
           done += static_cast<std::size_t>(n);
         }
+        if (!state.failed) state.end = std::max<std::uint64_t>(state.end, use.offset + data.size());
       }
     }
     if (m_progress) m_progress->bytes_done += data.size();
     if (state.remaining > 0 && --state.remaining == 0) {
+      if (!state.failed && state.end < state.size) size_file(state, item);
       if (state.fd) {
         auto st = state.fd.close(item.rel);
         if (!st && !state.failed) {
@@ -464,6 +486,23 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
         if (m_progress->log && !state.failed) m_progress->log("restored", snap_of(item));
       }
     }
+  }
+}
+
+void Restorer::size_file(FileState& state, const Item& item) {
+  // Its last bytes are zeros, left unwritten: the size makes them a hole.
+  if (!state.fd) {
+    auto fd = open_beneath(m_root.get(), item.rel, O_WRONLY | O_NOFOLLOW, 0);
+    if (!fd) {
+      state.failed = true;
+      state.error = fd.error().message();
+      return;
+    }
+    state.fd = std::move(*fd);
+  }
+  if (::ftruncate(state.fd.get(), static_cast<off_t>(state.size)) != 0) {
+    state.failed = true;
+    state.error = std::string("cannot set its size: ") + std::strerror(errno);
   }
 }
 
@@ -662,7 +701,8 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
   std::vector<std::size_t> dirs;
   for (std::size_t i = 0; i < m_items.size(); ++i)
     if (m_items[i].node.type == FileType::dir && !m_items[i].not_created) dirs.push_back(i);
-  std::stable_sort(dirs.begin(), dirs.end(), [&](std::size_t a, std::size_t b) { return m_items[a].depth > m_items[b].depth; });
+  std::stable_sort(dirs.begin(), dirs.end(),
+                   [&](std::size_t a, std::size_t b) { return m_items[a].depth > m_items[b].depth; });
   ParentDir dir_parent(m_root.get());
   for (std::size_t i : dirs) apply_metadata(m_items[i], dir_parent);
   for (std::size_t i = 0; i < m_items.size(); ++i)
