@@ -169,8 +169,10 @@ def limits_section(meta, limits, steps):
         ("blake2b_256_keyed_libsodium", "BLAKE2b-256 keyed (libsodium)"),
         ("zstd3_compress", "zstd -3 compress (per chunk)"),
         ("zstd_decompress", "zstd decompress"),
-        ("xchacha20poly1305_seal", "XChaCha20-Poly1305 seal (libsodium)"),
-        ("xchacha20poly1305_open", "XChaCha20-Poly1305 open (libsodium)"),
+        ("xchacha20poly1305_seal", "XChaCha20-Poly1305 seal (kho)"),
+        ("xchacha20poly1305_seal_libsodium", "XChaCha20-Poly1305 seal (libsodium)"),
+        ("xchacha20poly1305_open", "XChaCha20-Poly1305 open (kho)"),
+        ("xchacha20poly1305_open_libsodium", "XChaCha20-Poly1305 open (libsodium)"),
         ("sha256", "SHA-256 (OpenSSL)"),
     ]
     cli = {

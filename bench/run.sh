@@ -236,6 +236,7 @@ say "per-core limits (one thread each)"
 LIMITS_BIN=$BENCH_DIR/bin/limits
 SAMPLE=$BENCH_DIR/bin/sample.bin
 if g++ -std=c++20 -O2 -I"$ROOT/src" "$HERE/limits.cpp" "$ROOT/src/kho/chunker/fastcdc.cpp" "$ROOT/src/kho/util/error.cpp" \
+  "$ROOT/src/kho/crypto/crypto.cpp" "$ROOT/src/kho/util/secret.cpp" \
   -o "$LIMITS_BIN" -lsodium -lzstd -lcrypto -lfmt 2>"$RAW/limits-build.log"; then
   :
 else
