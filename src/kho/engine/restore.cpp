@@ -1,6 +1,7 @@
 #include "kho/engine/restore.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/openat2.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -160,7 +161,6 @@ private:
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::size_t> m_hardlinks;
   std::unordered_map<Id, repo::Tree, IdHash> m_trees;  // prefetched, each taken once by collect()
   std::map<Id, std::vector<PlannedBlob>> m_plan;  // by pack
-  std::unordered_map<Id, std::size_t, IdHash> m_plan_pos;  // blob -> position in its pack's list
   std::mutex m_problem_mutex;
   std::string m_snap_prefix;  // snapshot path of the target's top
   RestoreResult m_result;
@@ -404,6 +404,7 @@ Status Restorer::create_items() {
   for (std::size_t i = 0; i < m_items.size(); ++i)
     if (!skip[i] && m_items[i].link_to != SIZE_MAX) create(i, link_parent);
   // Plan content: which blob goes where, grouped by pack.
+  std::unordered_map<Id, std::size_t, IdHash> plan_pos;  // blob -> position in its pack's list
   for (std::size_t i = 0; i < m_items.size(); ++i) {
     if (!m_files[i]) continue;
     const Node& n = m_items[i].node;
@@ -414,16 +415,24 @@ Status Restorer::create_items() {
         m_files[i]->failed = true;
         m_files[i]->error = "data blob " + id.hex() + " is missing from the repository";
         m_files[i]->remaining = 0;
+        m_files[i]->fd.reset();  // nothing will be written: it is removed after the writes
         break;
       }
       auto& blobs = m_plan[loc->pack_id];
       // Each blob is planned once, with every place it is written to.
-      auto [pos, inserted] = m_plan_pos.emplace(id, blobs.size());
+      auto [pos, inserted] = plan_pos.emplace(id, blobs.size());
       if (inserted) blobs.push_back({loc->blob, {}});
       blobs[pos->second].uses.push_back({i, offset});
       offset += loc->blob.raw_length;
     }
   }
+  // The plan holds what the writes need: the blob lists go (unless --verify reads
+  // them again), and the memory planning took goes back to the system before the
+  // pack buffers are taken.
+  if (!m_opt.verify)
+    for (auto& item : m_items) std::vector<Id>().swap(item.node.content);
+  std::unordered_map<Id, std::size_t, IdHash>().swap(plan_pos);
+  ::malloc_trim(0);
   return {};
 }
 
