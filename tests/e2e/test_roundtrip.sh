@@ -230,3 +230,30 @@ assert_output_contains ", 0 differ, 0 missing, 0 extra"
 [[ -z $(find "$R5" -name '*.bin') ]] || fail "excluded *.bin files were restored"
 diffs=$(rsync -rlptgoDHXn -c --delete --exclude='*.bin' --itemize-changes "$SRC/" "$R5$SRC/")
 [[ -z $diffs ]] || fail "restore with --exclude differs from the source:"$'\n'"$diffs"
+
+step "a second backup takes what did not change from its parent and sees what did"
+# Unchanged entries (same inode and change time) keep the parent's xattrs and
+# symlink targets without asking the filesystem again; an xattr set or removed
+# changes the change time (not the mtime), and a replaced symlink is a new inode.
+old_mtime=$(stat -c %y "$SRC/xattr.txt")
+if ((HAVE_XATTR)); then
+  setfattr -n user.kho -v 'đã đổi' "$SRC/xattr.txt"
+  setfattr -n user.kho.added -v 'mới' "$SRC/one_byte.txt"
+fi
+ln -sfn /etc/os-release "$SRC/links/absolute"
+[[ $(stat -c %y "$SRC/xattr.txt") == "$old_mtime" ]] || fail "setting an xattr changed the mtime"
+expect_exit 0 kho backup "$SRC" --json
+SUMMARY=$(json_last_line "$OUT_FILE")
+[[ $(json_get "$SUMMARY" files_new) == 0 ]] || fail "second backup saw new files: $SUMMARY"
+R6=$TEST_DIR/restore-second
+expect_exit 0 kho restore latest --target "$R6"
+assert_trees_equal "$SRC" "$R6$SRC"
+[[ $(readlink "$R6$SRC/links/absolute") == /etc/os-release ]] || fail "the replaced symlink's new target was not backed up"
+if ((HAVE_XATTR)); then
+  [[ $(getfattr --absolute-names --only-values -n user.kho "$R6$SRC/xattr.txt") == 'đã đổi' ]] ||
+    fail "an xattr changed between backups was not picked up"
+  [[ $(getfattr --absolute-names --only-values -n user.kho.added "$R6$SRC/one_byte.txt") == 'mới' ]] ||
+    fail "an xattr added between backups was not picked up"
+  [[ $(getfattr --absolute-names --only-values -n user.kho.dir "$R6$SRC/names") == dir-value ]] ||
+    fail "an unchanged directory's xattr was not carried over from the parent"
+fi

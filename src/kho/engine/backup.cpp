@@ -383,10 +383,19 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
     return std::nullopt;
   }
   Node node = node_from_info(name, *info);
-  auto xattrs = platform::get_xattrs(path);
-  if (xattrs) node.xattrs = std::move(*xattrs);
-  else record_error(path, xattrs.error());
   const Node* pnode = parent && parent->type == info->type ? parent : nullptr;
+  // The same inode with the same change time as in the parent snapshot has the
+  // same xattrs and symlink target: changing either sets the change time. They
+  // are taken from the parent instead of asked for again (a path lookup each).
+  const bool same_inode = pnode && !m_opt.force_read && pnode->inode == info->inode &&
+                          pnode->device == info->device && pnode->ctime_ns == info->ctime_ns;
+  if (same_inode) {
+    node.xattrs = pnode->xattrs;
+  } else if (auto xattrs = platform::get_xattrs(path)) {
+    node.xattrs = std::move(*xattrs);
+  } else {
+    record_error(path, xattrs.error());
+  }
   switch (info->type) {
     case FileType::dir: {
       if (m_opt.one_file_system && root_device != 0 && info->device != root_device) {
@@ -435,6 +444,10 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
           }));
     }
     case FileType::symlink: {
+      if (same_inode) {
+        node.link_target = pnode->link_target;
+        return PendingNode(std::move(node));
+      }
       auto target = platform::read_link(path);
       if (!target) {
         record_error(path, target.error());
