@@ -37,9 +37,13 @@ random_file big.bin 100000000
 truncate -s 50M sparse.img
 printf 'kho was here' | dd of=sparse.img bs=1 seek=$((25 * MiB)) conv=notrunc status=none
 
-# 40 levels of directories.
+# 150 levels of directories, past the 128 the backup walk holds open (below
+# that depth it looks entries up by path), with files on the way down.
 d=deep
-for i in $(seq -w 1 40); do d=$d/level$i; done
+for i in $(seq -w 1 150); do
+  d=$d/level$i
+  if ((10#$i % 50 == 0)); then mkdir -p "$d" && printf 'level %s\n' "$i" >"$d/at_$i.txt"; fi
+done
 mkdir -p "$d"
 printf 'at the bottom\n' >"$d/leaf.txt"
 
@@ -112,7 +116,7 @@ fi
 find "$SRC" -depth -exec touch -h -d '2024-01-02 03:04:05.123456789' {} +
 touch -h -d '1999-12-31 23:59:59.999999999' one_byte.txt
 touch -h -d '2010-05-05 05:05:05.5' links/dangling
-touch -h -d '2030-06-01 12:00:00.000000001' deep/level01
+touch -h -d '2030-06-01 12:00:00.000000001' deep/level001
 cd "$TEST_DIR"
 
 SRC_SPARSE_ALLOC=$(allocated_bytes "$SRC/sparse.img")

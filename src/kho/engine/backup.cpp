@@ -115,6 +115,8 @@ struct DirJob {
   std::promise<Result<Node>> promise;
 };
 constexpr std::size_t k_max_queued_dirs = 4096;
+// Directories held open by the walk at once (one per level), see save_dir.
+constexpr unsigned k_max_held_dirs = 128;
 
 // Errors of reading a source file (it vanished, is unreadable): the file is left
 // out of the snapshot; anything else (the repository failing) stops the backup.
@@ -186,8 +188,9 @@ private:
   Result<PendingNode> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
   void finish_dir(DirJob& job);
   void tree_writer_loop();
+  // `dir`, when given, is the open directory holding the entry: it is looked up by name there.
   std::optional<PendingNode> process_entry(const std::string& name, const std::string& path, const Node* parent,
-                                           std::uint64_t root_device);
+                                           std::uint64_t root_device, const platform::Dir* dir = nullptr);
   Result<Id> save_tree(std::vector<PendingNode>& pending);
   Result<Node> save_virtual(const std::string& name, VirtualDir& dir, const Node* parent);
   Result<Tree> load_parent_tree(const Node* parent);
@@ -202,6 +205,7 @@ private:
   Counters m_count;
   std::mutex m_errors_mutex;
   std::vector<repo::SnapshotError> m_errors;
+  std::atomic<unsigned> m_dirs_held{0};
   std::mutex m_dir_mutex;
   std::condition_variable m_dir_ready;
   std::condition_variable m_dir_space;
@@ -376,8 +380,9 @@ Result<Tree> Backup::load_parent_tree(const Node* parent) {
 }
 
 std::optional<PendingNode> Backup::process_entry(const std::string& name, const std::string& path,
-                                                 const Node* parent, std::uint64_t root_device) {
-  auto info = platform::lstat_path(path);
+                                                 const Node* parent, std::uint64_t root_device,
+                                                 const platform::Dir* dir) {
+  auto info = dir ? dir->lstat(name, path) : platform::lstat_path(path);
   if (!info) {
     record_error(path, info.error());
     return std::nullopt;
@@ -486,14 +491,24 @@ Result<Id> Backup::save_tree(std::vector<PendingNode>& pending) {
 Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const Node* parent,
                                      std::uint64_t root_device) {
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
-  KHO_TRY_ASSIGN(auto names, platform::list_dir(path));
+  KHO_TRY_ASSIGN(platform::Dir dir, platform::Dir::open(path));
+  KHO_TRY_ASSIGN(auto names, dir.names());
+  // Entries are looked up in the open directory, which stays open while the walk
+  // is below it: one descriptor per level, down to k_max_held_dirs levels; a
+  // deeper directory is closed once listed and its entries are looked up by path.
+  struct Level {
+    std::atomic<unsigned>& held;
+    ~Level() { held--; }
+  } level{m_dirs_held};
+  const bool hold = m_dirs_held++ < k_max_held_dirs;
+  if (!hold) dir = platform::Dir{};
   KHO_TRY_ASSIGN(Tree parent_tree, load_parent_tree(parent));
   auto job = std::make_unique<DirJob>();
   job->children.reserve(names.size());
   for (const auto& name : names) {
     std::string child = join_path(path, name);
     if (m_filter.excluded(child)) continue;
-    auto entry = process_entry(name, child, parent_tree.find(name), root_device);
+    auto entry = process_entry(name, child, parent_tree.find(name), root_device, hold ? &dir : nullptr);
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     if (entry) job->children.push_back(std::move(*entry));
   }

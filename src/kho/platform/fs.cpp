@@ -40,9 +40,9 @@ std::int64_t to_ns(const struct timespec& ts) {
 
 }  // namespace
 
-Result<FileInfo> lstat_path(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return fail_errno(path, errno);
+namespace {
+
+Result<FileInfo> info_from_stat(const struct stat& st, const std::string& path) {
   FileInfo info;
   switch (st.st_mode & S_IFMT) {
     case S_IFREG: info.type = FileType::file; break;
@@ -69,7 +69,17 @@ Result<FileInfo> lstat_path(const std::string& path) {
   return info;
 }
 
-Result<std::vector<std::string>> list_dir(const std::string& path) {
+}  // namespace
+
+Result<FileInfo> lstat_path(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return fail_errno(path, errno);
+  return info_from_stat(st, path);
+}
+
+void Dir::Closer::operator()(DIR* d) const { ::closedir(d); }
+
+Result<Dir> Dir::open(const std::string& path) {
   // O_NOFOLLOW: a symlink to a directory is not listed through.
   auto fd = open_fd(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!fd) {
@@ -78,18 +88,22 @@ Result<std::vector<std::string>> list_dir(const std::string& path) {
       return failf(Errc::invalid_argument, "{}: is a symlink, not a directory", path);
     return tl::unexpected(fd.error());
   }
-  struct Closer {
-    void operator()(DIR* d) const { ::closedir(d); }
-  };
-  std::unique_ptr<DIR, Closer> dir(::fdopendir(fd->get()));
-  if (!dir) return fail_errno(path, errno);
-  fd->release();  // now owned by dir
+  Dir dir;
+  dir.m_path = path;
+  dir.m_dir.reset(::fdopendir(fd->get()));
+  if (!dir.m_dir) return fail_errno(path, errno);
+  fd->release();  // now owned by the DIR
+  return dir;
+}
+
+Result<std::vector<std::string>> Dir::names() const {
   std::vector<std::string> names;
+  ::rewinddir(m_dir.get());
   for (;;) {
     errno = 0;
-    struct dirent* e = ::readdir(dir.get());
+    struct dirent* e = ::readdir(m_dir.get());
     if (!e) {
-      if (errno != 0) return fail_errno("listing " + path, errno);
+      if (errno != 0) return fail_errno("listing " + m_path, errno);
       break;
     }
     std::string_view name = e->d_name;
@@ -98,6 +112,17 @@ Result<std::vector<std::string>> list_dir(const std::string& path) {
   }
   std::sort(names.begin(), names.end());  // std::string compares as unsigned bytes (char_traits<char>)
   return names;
+}
+
+Result<FileInfo> Dir::lstat(const std::string& name, const std::string& path) const {
+  struct stat st;
+  if (::fstatat(::dirfd(m_dir.get()), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail_errno(path, errno);
+  return info_from_stat(st, path);
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& path) {
+  KHO_TRY_ASSIGN(Dir dir, Dir::open(path));
+  return dir.names();
 }
 
 Result<std::string> read_link(const std::string& path) {

@@ -5,7 +5,10 @@
 // Errors name the path (Errc::not_found, Errc::permission, Errc::io, ...).
 #pragma once
 
+#include <dirent.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +42,25 @@ Result<FileInfo> lstat_path(const std::string& path);
 
 // Names in a directory, without "." and "..", sorted bytewise.
 Result<std::vector<std::string>> list_dir(const std::string& path);
+
+// A directory held open: its names, and lstat of an entry by name relative to it
+// (no lookup of the whole path from the root for each entry, as a walk would do).
+class Dir {
+public:
+  // Opens `path` (a symlink there is refused, as by list_dir).
+  static Result<Dir> open(const std::string& path);
+  // As list_dir.
+  Result<std::vector<std::string>> names() const;
+  // lstat(2) of the entry `name`; errors name `path`, the entry's full path.
+  Result<FileInfo> lstat(const std::string& name, const std::string& path) const;
+
+private:
+  struct Closer {
+    void operator()(DIR* d) const;
+  };
+  std::unique_ptr<DIR, Closer> m_dir;
+  std::string m_path;
+};
 
 // readlink(2), whole target.
 Result<std::string> read_link(const std::string& path);
