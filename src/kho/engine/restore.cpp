@@ -136,6 +136,9 @@ private:
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
   void write_blob(const PlannedBlob& planned, ByteSpan data);
+  // Opens the file for writing unless it is open (kept from creation); false, with
+  // the file marked failed, when it cannot be.
+  bool open_file(FileState& state, const Item& item);
   void size_file(FileState& state, const Item& item);
   void apply_metadata(const Item& item, ParentDir& parent);
   void apply_file_metadata();
@@ -343,7 +346,7 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
     // zeros (not written): a file whose last blob is written has it already.
     auto state = std::make_unique<FileState>();
     state->remaining = n.content.size();
-    state->size = all_indexed ? n.size : 0;
+    state->size = n.size;  // a file missing blobs fails before it is sized
     if (state->remaining > 0 && m_kept_open.fetch_add(1, std::memory_order_relaxed) < m_keep_open_limit)
       state->fd = std::move(file);
     m_files[index] = std::move(state);
@@ -455,16 +458,7 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
     const Item& item = m_items[use.item];
     std::lock_guard lock(state.mutex);
     if (!state.failed && !zero) {
-      if (!state.fd) {
-        auto fd = open_beneath(m_root.get(), item.rel, O_WRONLY | O_NOFOLLOW, 0);
-        if (!fd) {
-          state.failed = true;
-          state.error = fd.error().message();
-        } else {
-          state.fd = std::move(*fd);
-        }
-      }
-      if (state.fd) {
+      if (open_file(state, item)) {
         std::size_t done = 0;
         while (done < data.size()) {
           ssize_t n = ::pwrite(state.fd.get(), data.data() + done, data.size() - done,
@@ -498,17 +492,21 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
   }
 }
 
+bool Restorer::open_file(FileState& state, const Item& item) {
+  if (state.fd) return true;
+  auto fd = open_beneath(m_root.get(), item.rel, O_WRONLY | O_NOFOLLOW, 0);
+  if (!fd) {
+    state.failed = true;
+    state.error = fd.error().message();
+    return false;
+  }
+  state.fd = std::move(*fd);
+  return true;
+}
+
 void Restorer::size_file(FileState& state, const Item& item) {
   // Its last bytes are zeros, left unwritten: the size makes them a hole.
-  if (!state.fd) {
-    auto fd = open_beneath(m_root.get(), item.rel, O_WRONLY | O_NOFOLLOW, 0);
-    if (!fd) {
-      state.failed = true;
-      state.error = fd.error().message();
-      return;
-    }
-    state.fd = std::move(*fd);
-  }
+  if (!open_file(state, item)) return;
   if (::ftruncate(state.fd.get(), static_cast<off_t>(state.size)) != 0) {
     state.failed = true;
     state.error = std::string("cannot set its size: ") + std::strerror(errno);
