@@ -81,6 +81,7 @@ mkdir modes
 printf '#!/bin/sh\n' >modes/setuid
 printf '#!/bin/sh\n' >modes/exec
 printf 'read only\n' >modes/readonly.txt
+: >modes/empty_setuid  # an empty file's metadata is set as it is created, not after writes
 mkdir modes/private_dir modes/sticky_dir modes/setgid_dir
 printf 'private\n' >modes/private_dir/inside.txt
 if ((IS_ROOT)); then
@@ -88,10 +89,11 @@ if ((IS_ROOT)); then
   printf 'owned\n' >modes/owned_by_uid_1234
   chown 1234:5678 modes/owned_by_uid_1234 modes/setgid_dir
   chown -h 4321:4321 links/dangling
-  chown 1234:5678 modes/setuid
+  chown 1234:5678 modes/setuid modes/empty_setuid
   chmod 0000 modes/none
 fi
 chmod 4755 modes/setuid
+chmod 4710 modes/empty_setuid
 chmod 0755 modes/exec
 chmod 0444 modes/readonly.txt
 chmod 0700 modes/private_dir
@@ -104,8 +106,10 @@ mkdir -p empty_dir empty_parent/empty_child
 # An extended attribute, where the filesystem has them.
 HAVE_XATTR=0
 printf 'xattr\n' >xattr.txt
+: >xattr_empty.txt
 if setfattr -n user.kho -v 'giá trị' xattr.txt 2>/dev/null; then
   HAVE_XATTR=1
+  setfattr -n user.kho -v 'rỗng' xattr_empty.txt
   setfattr -n user.kho.dir -v dir-value names
 else
   echo "note: no user xattrs on this filesystem; xattr checks skipped"
@@ -183,12 +187,16 @@ step "symlinks, fifo, modes"
 [[ $(readlink "$R1$SRC/links/absolute") == /etc/hostname ]] || fail "absolute symlink target changed"
 [[ -p $R1$SRC/special/fifo ]] || fail "fifo not restored as a fifo"
 [[ $(stat -c %a "$R1$SRC/modes/setuid") == 4755 ]] || fail "setuid bit lost"
+[[ $(stat -c %a "$R1$SRC/modes/empty_setuid") == 4710 ]] || fail "an empty file's setuid bit lost"
 if ((IS_ROOT)); then
+  [[ $(stat -c %u:%g "$R1$SRC/modes/empty_setuid") == 1234:5678 ]] || fail "an empty file's owner not restored"
   [[ $(stat -c %a "$R1$SRC/modes/none") == 0 ]] || fail "mode 0000 not restored"
   [[ $(stat -c %u:%g "$R1$SRC/modes/owned_by_uid_1234") == 1234:5678 ]] || fail "owner not restored"
 fi
 if ((HAVE_XATTR)); then
   [[ $(getfattr --absolute-names --only-values -n user.kho "$R1$SRC/xattr.txt") == 'giá trị' ]] || fail "xattr not restored"
+  [[ $(getfattr --absolute-names --only-values -n user.kho "$R1$SRC/xattr_empty.txt") == 'rỗng' ]] ||
+    fail "an empty file's xattr not restored"
 fi
 
 step "restore --verify (by full ID) succeeds"

@@ -77,6 +77,12 @@ Status clear_name(int dir, const std::string& name, const std::string& rel) {
   return {};
 }
 
+// The directory part of `rel` ("" at the top).
+std::string_view parent_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string_view() : std::string_view(rel).substr(0, slash);
+}
+
 std::pair<std::string, std::string> split_parent(const std::string& rel) {
   auto slash = rel.rfind('/');
   if (slash == std::string::npos) return {".", rel};
@@ -101,7 +107,16 @@ struct FileState {
   std::uint64_t size = 0;     // what the file's size must be when its writes are done
   std::uint64_t end = 0;      // the end of the furthest bytes written (blobs of zeros are not)
   bool failed = false;
+  bool meta_set = false;  // owner, mode, xattrs and times set through the descriptor
   std::string error;
+};
+
+// Where an entry's metadata is set: through a descriptor open on it (a file whose
+// writes are done), or by its name in its directory.
+struct MetaTarget {
+  int fd = -1;
+  int dir = -1;
+  const char* name = nullptr;
 };
 
 struct BlobUse {
@@ -131,6 +146,16 @@ private:
   // The item's absolute path in the snapshot, for messages.
   std::string snap_of(const Item& item) const { return m_snap_prefix + item.rel; }
   Status create_items();
+  // The end of a batch of items starting at `begin`: at least k_batch items, and
+  // no directory's run of entries split between two batches, so that two threads
+  // seldom create entries in one directory (they would wait on its lock).
+  std::size_t batch_end(std::size_t begin) const {
+    std::size_t end = std::min(m_items.size(), begin + k_batch);
+    if (end == m_items.size()) return end;
+    const std::string_view parent = parent_of(m_items[end - 1].rel);
+    while (end < m_items.size() && parent_of(m_items[end].rel) == parent) ++end;
+    return end;
+  }
   Status create_one(Item& item, std::size_t index, ParentDir& parent);
   void write_content();
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
@@ -141,6 +166,7 @@ private:
   bool open_file(FileState& state, const Item& item);
   void size_file(FileState& state, const Item& item);
   void apply_metadata(const Item& item, ParentDir& parent);
+  void set_metadata(const Item& item, const MetaTarget& target);
   void apply_file_metadata();
   unsigned threads() const { return m_opt.threads ? m_opt.threads : ThreadPool::default_threads(); }
   void verify_files();
@@ -347,8 +373,12 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
     auto state = std::make_unique<FileState>();
     state->remaining = n.content.size();
     state->size = n.size;  // a file missing blobs fails before it is sized
-    if (state->remaining > 0 && m_kept_open.fetch_add(1, std::memory_order_relaxed) < m_keep_open_limit)
+    if (state->remaining == 0) {
+      set_metadata(item, {.fd = file.get()});  // an empty file: nothing to write
+      state->meta_set = true;
+    } else if (m_kept_open.fetch_add(1, std::memory_order_relaxed) < m_keep_open_limit) {
       state->fd = std::move(file);
+    }
     m_files[index] = std::move(state);
   }
   count(m_result.files);
@@ -389,8 +419,8 @@ Status Restorer::create_items() {
   {
     ThreadPool pool(threads() + 2, 4 * (threads() + 2));
     std::vector<std::future<void>> done;
-    for (std::size_t begin = 0; begin < m_items.size() && !cancelled(); begin += k_batch) {
-      const std::size_t end = std::min(m_items.size(), begin + k_batch);
+    for (std::size_t begin = 0, end = 0; begin < m_items.size() && !cancelled(); begin = end) {
+      end = batch_end(begin);
       done.push_back(pool.submit([this, &skip, &create, begin, end] {
         ParentDir parent(m_root.get());
         for (std::size_t i = begin; i < end; ++i) {
@@ -477,6 +507,11 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
     if (m_progress) m_progress->bytes_done += data.size();
     if (state.remaining > 0 && --state.remaining == 0) {
       if (!state.failed && state.end < state.size) size_file(state, item);
+      if (!state.failed && state.fd) {
+        // Set while the file is open: no lookup of its name again.
+        set_metadata(item, {.fd = state.fd.get()});
+        state.meta_set = true;
+      }
       if (state.fd) {
         auto st = state.fd.close(item.rel);
         if (!st && !state.failed) {
@@ -552,25 +587,33 @@ void Restorer::write_content() {
 }
 
 void Restorer::apply_metadata(const Item& item, ParentDir& parent) {
-  const Node& n = item.node;
   auto [parent_rel, name] = split_parent(item.rel);
   auto dir = parent.open(parent_rel);
   if (!dir) {
     problem(snap_of(item), "cannot set metadata: " + dir.error().message());
     return;
   }
-  const int d = *dir;
-  const char* nm = name.c_str();
-  if (m_is_root && ::fchownat(d, nm, n.uid, n.gid, AT_SYMLINK_NOFOLLOW) != 0)
+  set_metadata(item, {.dir = *dir, .name = name.c_str()});
+}
+
+void Restorer::set_metadata(const Item& item, const MetaTarget& t) {
+  const Node& n = item.node;
+  const bool by_fd = t.fd >= 0;
+  if (m_is_root && (by_fd ? ::fchown(t.fd, n.uid, n.gid) : ::fchownat(t.dir, t.name, n.uid, n.gid, AT_SYMLINK_NOFOLLOW)) != 0)
     problem(snap_of(item), std::string("cannot set owner: ") + std::strerror(errno));
   for (const auto& [key, value] : n.xattrs) {
-    // l*xattr on a path: never follows the final symlink.
-    std::string full = "/proc/self/fd/" + std::to_string(d) + "/" + name;
-    if (::lsetxattr(full.c_str(), key.c_str(), value.data(), value.size(), 0) != 0 && errno != ENOTSUP &&
-        errno != EPERM)
+    int rc;
+    if (by_fd) {
+      rc = ::fsetxattr(t.fd, key.c_str(), value.data(), value.size(), 0);
+    } else {
+      // l*xattr on a path: never follows the final symlink.
+      std::string full = "/proc/self/fd/" + std::to_string(t.dir) + "/" + t.name;
+      rc = ::lsetxattr(full.c_str(), key.c_str(), value.data(), value.size(), 0);
+    }
+    if (rc != 0 && errno != ENOTSUP && errno != EPERM)
       problem(snap_of(item), "cannot set xattr " + key + ": " + std::strerror(errno));
   }
-  if (n.type != FileType::symlink && ::fchmodat(d, nm, n.mode, 0) != 0)
+  if (n.type != FileType::symlink && (by_fd ? ::fchmod(t.fd, n.mode) : ::fchmodat(t.dir, t.name, n.mode, 0)) != 0)
     problem(snap_of(item), std::string("cannot set mode: ") + std::strerror(errno));
   struct timespec times[2];
   times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(n.mtime_ns / 1'000'000'000);
@@ -579,7 +622,7 @@ void Restorer::apply_metadata(const Item& item, ParentDir& parent) {
     times[0].tv_nsec = times[1].tv_nsec = times[0].tv_nsec + 1'000'000'000;
     times[0].tv_sec = times[1].tv_sec = times[0].tv_sec - 1;
   }
-  if (::utimensat(d, nm, times, AT_SYMLINK_NOFOLLOW) != 0)
+  if ((by_fd ? ::futimens(t.fd, times) : ::utimensat(t.dir, t.name, times, AT_SYMLINK_NOFOLLOW)) != 0)
     problem(snap_of(item), std::string("cannot set times: ") + std::strerror(errno));
 }
 
@@ -596,7 +639,9 @@ void Restorer::apply_file_metadata() {
         const Item& item = m_items[i];
         if (item.node.type == FileType::dir || item.not_created) continue;
         const std::size_t source = item.link_to != SIZE_MAX ? item.link_to : i;
-        if (m_files[source] && m_files[source]->failed) continue;
+        // A file's metadata was set through its descriptor when its writes were
+        // done (a hard link shares it).
+        if (m_files[source] && (m_files[source]->failed || m_files[source]->meta_set)) continue;
         apply_metadata(item, parent);
       }
     }));
