@@ -287,10 +287,42 @@ TEST_CASE("LocalBackend re-save keeps identical objects and replaces damaged one
     REQUIRE(::pwrite(fd, "X", 1, 100) == 1);
     ::close(fd);
   }
+  CHECK(b.load(h, 96, 8).value()[4] == 'X');  // a ranged read keeps the damaged copy open
   REQUIRE(b.save(h, bytes));
   CHECK(inode_of(path) != first);
   CHECK(b.load(h, 0, 0).value() == bytes);
+  CHECK(b.load(h, 96, 8).value() == Bytes(8, 0x42));  // the replacement, not the copy kept open
   CHECK(mode_of(path) == 0600);
+}
+
+TEST_CASE("LocalBackend ranged reads see an object removed or committed again under its name", "[backend][local]") {
+  ScopedTempDir tmp("kho-local");
+  LocalBackend b(tmp / "repo");
+  REQUIRE(b.create());
+  const Handle h{ObjectType::data, k_name};
+  REQUIRE(b.save(h, Bytes(100, 1)));
+  CHECK(b.load(h, 10, 10).value() == Bytes(10, 1));
+  REQUIRE(b.remove(h));
+  auto gone = b.load(h, 10, 10);
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().code() == Errc::not_found);
+
+  REQUIRE(b.save(h, Bytes(100, 2)));
+  CHECK(b.load(h, 10, 10).value() == Bytes(10, 2));
+  auto writer = b.begin_save(ObjectType::data, 100);
+  REQUIRE(writer);
+  REQUIRE((*writer)->append(Bytes(100, 3)));
+  REQUIRE((*writer)->commit(h));
+  CHECK(b.load(h, 10, 10).value() == Bytes(10, 3));
+
+  // Many objects read by range: the least recently used are closed, all stay readable.
+  std::vector<Handle> many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back({ObjectType::data, fmt::format("{:02x}{:062x}", i, i)});
+    REQUIRE(b.save(many.back(), Bytes(64, static_cast<std::uint8_t>(i))));
+  }
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 40; ++i) CHECK(b.load(many[i], 8, 8).value() == Bytes(8, static_cast<std::uint8_t>(i)));
 }
 
 TEST_CASE("LocalBackend save re-creates a missing layout directory", "[backend][local]") {

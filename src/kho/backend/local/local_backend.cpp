@@ -3,15 +3,20 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
+#include <vector>
 
 #include "kho/backend/object_names.hpp"
 #include "kho/util/atomic_file.hpp"
@@ -126,7 +131,73 @@ bool same_content(const fs::path& path, ByteSpan data) {
 
 }  // namespace
 
-LocalBackend::LocalBackend(fs::path root) : m_root(std::move(root)) {}
+// Data objects kept open for ranged reads, the least recently used closed first.
+// A reader holds its own reference, so closing one here never pulls a descriptor
+// from under a read. At most 16, and none under a small open-file limit (a
+// restore keeps files open up to what the limit leaves).
+class OpenObjects {
+public:
+  OpenObjects() : m_max(capacity()) {}
+
+  struct Open {
+    std::shared_ptr<const Fd> fd;
+    std::uint64_t size = 0;
+  };
+
+  std::optional<Open> find(const std::string& name) {
+    std::lock_guard lock(m_mutex);
+    for (auto& e : m_entries)
+      if (e.name == name) {
+        e.used = ++m_clock;
+        return e.open;
+      }
+    return std::nullopt;
+  }
+
+  void put(const std::string& name, const Open& open) {
+    if (m_max == 0) return;
+    std::lock_guard lock(m_mutex);
+    for (const auto& e : m_entries)
+      if (e.name == name) return;  // another thread opened it meanwhile
+    if (m_entries.size() < m_max) {
+      m_entries.push_back({name, open, ++m_clock});
+      return;
+    }
+    auto oldest = std::min_element(m_entries.begin(), m_entries.end(),
+                                   [](const Entry& a, const Entry& b) { return a.used < b.used; });
+    *oldest = {name, open, ++m_clock};
+  }
+
+  void forget(const std::string& name) {
+    std::lock_guard lock(m_mutex);
+    std::erase_if(m_entries, [&](const Entry& e) { return e.name == name; });
+  }
+
+private:
+  struct Entry {
+    std::string name;
+    Open open;
+    std::uint64_t used = 0;
+  };
+  static std::size_t capacity() {
+    struct rlimit rl;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    return static_cast<std::size_t>(std::min<rlim_t>(16, rl.rlim_cur / 64));
+  }
+  const std::size_t m_max;
+  std::mutex m_mutex;
+  std::vector<Entry> m_entries;
+  std::uint64_t m_clock = 0;
+};
+
+LocalBackend::LocalBackend(fs::path root) : m_root(std::move(root)), m_open(std::make_unique<OpenObjects>()) {}
+
+LocalBackend::LocalBackend(LocalBackend&&) noexcept = default;
+LocalBackend::~LocalBackend() = default;
+
+void LocalBackend::forget_open(const Handle& handle) const {
+  if (handle.type == ObjectType::data) m_open->forget(handle.name);
+}
 
 fs::path LocalBackend::path_of(const Handle& handle) const {
   switch (handle.type) {
@@ -198,6 +269,7 @@ public:
     auto synced = fsync_fd(fd.get(), what).and_then([&] { return fd.close(what); });
     if (!synced) return object_error(m_root, handle, "saving", synced.error());
     const fs::path path = m_backend.path_of(handle);
+    m_backend.forget_open(handle);
     if (::rename(what.c_str(), path.c_str()) != 0) return object_error(m_root, handle, "saving", errno);
     m_temp.committed();
     return fsync_dir(path.parent_path().string());
@@ -273,6 +345,7 @@ Status LocalBackend::save(const Handle& handle, ByteSpan data) {
                      .and_then([&] { return fsync_fd(fd->get(), what); })
                      .and_then([&] { return fd->close(what); });
   if (!written) return write_error(dir, object_error(m_root, handle, "saving", written.error()), data.size());
+  forget_open(handle);
   if (::rename(temp.path().c_str(), path.c_str()) != 0)
     return object_error(m_root, handle, "saving", errno);
   temp.committed();
@@ -299,22 +372,28 @@ Result<std::unique_ptr<ObjectWriter>> LocalBackend::begin_save(ObjectType type, 
 Status LocalBackend::read_range(const Handle& handle, std::uint64_t offset, std::uint64_t length,
                                 const std::function<std::uint8_t*(std::uint64_t)>& buffer_for) {
   KHO_TRY_STATUS(check_object_name(handle));
-  const fs::path path = path_of(handle);
-  auto fd = open_fd(path.string(), O_RDONLY);
-  if (!fd) return object_error(m_root, handle, "loading", fd.error());
-
-  struct stat st;
-  if (::fstat(fd->get(), &st) != 0) return object_error(m_root, handle, "loading", errno);
-  if (!S_ISREG(st.st_mode))
-    return failf(Errc::corruption, "{} in repository {} is not a regular file", describe(handle), m_root.string());
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  // A whole object is read once (indexes, snapshots, a pack being copied); a
+  // range of a data object is mostly followed by more from the same pack.
+  const bool keep = handle.type == ObjectType::data && length != 0;
+  std::optional<OpenObjects::Open> open = keep ? m_open->find(handle.name) : std::nullopt;
+  if (!open) {
+    auto fd = open_fd(path_of(handle).string(), O_RDONLY);
+    if (!fd) return object_error(m_root, handle, "loading", fd.error());
+    struct stat st;
+    if (::fstat(fd->get(), &st) != 0) return object_error(m_root, handle, "loading", errno);
+    if (!S_ISREG(st.st_mode))
+      return failf(Errc::corruption, "{} in repository {} is not a regular file", describe(handle), m_root.string());
+    open = OpenObjects::Open{std::make_shared<const Fd>(std::move(*fd)), static_cast<std::uint64_t>(st.st_size)};
+    if (keep) m_open->put(handle.name, *open);
+  }
+  const std::uint64_t size = open->size;
   const bool too_short = length == 0 ? offset > size : (offset > size || length > size - offset);
   if (too_short)
     return failf(Errc::corruption, "{} in repository {} is {} bytes, shorter than the requested range {}+{}",
                  describe(handle), m_root.string(), size, offset, length);
   const std::uint64_t want = length == 0 ? size - offset : length;
 
-  KHO_TRY_ASSIGN(std::size_t got, pread_all(fd->get(), buffer_for(want), want, offset, describe(handle)));
+  KHO_TRY_ASSIGN(std::size_t got, pread_all(open->fd->get(), buffer_for(want), want, offset, describe(handle)));
   if (got != want)
     return failf(Errc::corruption, "{} in repository {} ended after {} bytes while reading {}+{}", describe(handle),
                  m_root.string(), offset + got, offset, want);
@@ -370,6 +449,7 @@ std::vector<fs::path> LocalBackend::object_dirs(ObjectType type) const {
 Status LocalBackend::remove(const Handle& handle) {
   KHO_TRY_STATUS(check_object_name(handle));
   const fs::path path = path_of(handle);
+  forget_open(handle);
   if (::unlink(path.c_str()) != 0) return object_error(m_root, handle, "removing", errno);
   return fsync_dir(path.parent_path().string());
 }

@@ -20,19 +20,27 @@
 // without a write; different bytes (or a damaged copy) are replaced atomically.
 // list(ObjectType::config) yields one entry with an empty name when a config exists.
 // A missing repository directory makes load/stat/list/remove/save fail with
-// Errc::not_found naming the directory. Thread-safe: instances hold no mutable state.
+// Errc::not_found naming the directory. Thread-safe. A few data objects read
+// by range stay open for further reads (tree blobs are read a few hundred bytes
+// at a time from the same packs): an object is immutable under its name, and
+// save(), commit and remove() of a name close what was kept for it.
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 
 #include "kho/backend/backend.hpp"
 
 namespace kho::backend {
 
+class OpenObjects;
+
 class LocalBackend final : public Backend {
 public:
   explicit LocalBackend(std::filesystem::path root);
+  LocalBackend(LocalBackend&&) noexcept;
+  ~LocalBackend() override;
 
   Status create() override;
   Status save(const Handle& handle, ByteSpan data) override;
@@ -46,6 +54,8 @@ public:
   Properties properties() const override;
 
   std::filesystem::path path_of(const Handle& handle) const;
+  // Closes what is kept open for the data object `name` (it is being replaced or removed).
+  void forget_open(const Handle& handle) const;
 
 private:
   // The directories that hold objects of `type` (the 256 data/xx ones for data).
@@ -56,6 +66,7 @@ private:
                     const std::function<std::uint8_t*(std::uint64_t)>& buffer_for);
 
   std::filesystem::path m_root;
+  std::unique_ptr<OpenObjects> m_open;
 };
 
 }  // namespace kho::backend
