@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <random>
 
 #include "kho/backend/local/local_backend.hpp"
 #include "kho/crypto/crypto.hpp"
@@ -248,6 +249,61 @@ TEST_CASE("The master index finds blobs by type and ID and dedups claims") {
   REQUIRE_FALSE(idx.claim(BlobType::data, make_id(201)));  // claimed once only
   REQUIRE(idx.claim(BlobType::tree, make_id(201)));        // other type, other blob
   REQUIRE(idx.blob_count() == 200);
+}
+
+TEST_CASE("The master index finds every blob of a large index, loaded in bulk or added, and no other") {
+  // Random IDs spread over the look-up table; the skewed ones share their first
+  // eight bytes, so they all fall in one run of it.
+  std::mt19937_64 rng(7);
+  auto random_id = [&rng] {
+    Id id;
+    for (auto& b : id.bytes) b = static_cast<std::uint8_t>(rng());
+    return id;
+  };
+  std::vector<Id> ids;
+  for (int i = 0; i < 20000; ++i) ids.push_back(random_id());
+  for (int i = 0; i < 300; ++i) {
+    Id id = random_id();
+    std::fill(id.bytes.begin(), id.bytes.begin() + 8, 0xab);
+    ids.push_back(id);
+  }
+  ids.push_back(Id{});  // all zeros: the first run
+  Id ones;
+  ones.bytes.fill(0xff);  // the last run
+  ids.push_back(ones);
+
+  MasterIndex idx;
+  for (std::size_t p = 0; p < ids.size(); p += 100) {
+    std::vector<PackedBlob> blobs;
+    for (std::size_t i = p; i < std::min(ids.size(), p + 100); ++i)
+      blobs.push_back({BlobType::data, 0, static_cast<std::uint32_t>(i), 10, 10, ids[i]});
+    idx.bulk_add(random_id(), blobs);
+  }
+  idx.merge();
+  // Added after loading: a tree blob with a data blob's ID, and new data blobs.
+  idx.add_pack(random_id(), {{BlobType::tree, 0, 7, 10, 10, ids[5]}});
+  std::vector<Id> added;
+  for (int i = 0; i < 500; ++i) added.push_back(random_id());
+  std::vector<PackedBlob> blobs;
+  for (const Id& id : added) blobs.push_back({BlobType::data, 0, 1, 10, 10, id});
+  idx.add_pack(random_id(), blobs);
+
+  for (int round = 0; round < 2; ++round) {  // before and after the additions are merged
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      auto loc = idx.find(BlobType::data, ids[i]);
+      REQUIRE(loc);
+      REQUIRE(loc->blob.offset == i);
+    }
+    for (const Id& id : added) REQUIRE(idx.has(BlobType::data, id));
+    REQUIRE(idx.find(BlobType::tree, ids[5])->blob.offset == 7);
+    REQUIRE_FALSE(idx.has(BlobType::tree, ids[6]));
+    for (int i = 0; i < 2000; ++i) REQUIRE_FALSE(idx.has(BlobType::data, random_id()));
+    Id near = ids[20000];  // a skewed ID with its last byte changed
+    near.bytes[31] ^= 1;
+    REQUIRE_FALSE(idx.has(BlobType::data, near));
+    idx.merge();
+  }
+  REQUIRE(idx.blob_count() == ids.size() + added.size() + 1);
 }
 
 TEST_CASE("Sealed objects are bound to their type and key") {

@@ -139,7 +139,10 @@ void MasterIndex::fold_fresh(const std::function<bool(const Id& pack)>* usable) 
     m_sorted.resize(out);
     m_sorted_dirty = false;
   }
-  if (m_fresh.empty()) return;
+  if (m_fresh.empty()) {
+    index_buckets();
+    return;
+  }
   std::sort(m_fresh.begin(), m_fresh.end(), entry_less);
   std::size_t middle = m_sorted.size();
   m_sorted.insert(m_sorted.end(), m_fresh.begin(), m_fresh.end());
@@ -147,14 +150,51 @@ void MasterIndex::fold_fresh(const std::function<bool(const Id& pack)>* usable) 
                      entry_less);
   m_fresh.clear();
   m_fresh_pos.clear();
+  index_buckets();
+}
+
+namespace {
+// The leading `bits` bits of an ID (IDs sort by their bytes, big end first).
+std::size_t bucket_of(const Id& id, unsigned bits) {
+  if (bits == 0) return 0;
+  std::uint64_t lead = 0;
+  for (std::size_t i = 0; i < 8; ++i) lead = lead << 8 | id.bytes[i];
+  return static_cast<std::size_t>(lead >> (64 - bits));
+}
+}  // namespace
+
+void MasterIndex::index_buckets() {
+  const std::size_t n = m_sorted.size();
+  if (n > UINT32_MAX) {  // positions would not fit: look-ups search the whole array
+    m_buckets.clear();
+    return;
+  }
+  unsigned bits = 0;
+  while (bits < k_max_bucket_bits && (std::size_t{4} << bits) <= n) ++bits;
+  const std::size_t count = std::size_t{1} << bits;
+  m_buckets.assign(count + 1, 0);
+  std::size_t pos = 0;
+  for (std::size_t b = 0; b < count; ++b) {
+    while (pos < n && bucket_of(m_sorted[pos].id, bits) < b) ++pos;
+    m_buckets[b] = static_cast<std::uint32_t>(pos);
+  }
+  m_buckets[count] = static_cast<std::uint32_t>(n);
+  m_bucket_bits = bits;
+  m_bucketed = n;
 }
 
 const IndexEntry* MasterIndex::find_locked(BlobType type, const Id& id) const {
   IndexEntry probe;
   probe.id = id;
   probe.raw_and_flags = static_cast<std::uint32_t>(type) << 31;
-  auto it = std::lower_bound(m_sorted.begin(), m_sorted.end(), probe, entry_less);
-  if (it != m_sorted.end() && it->id == id && it->type() == type) return &*it;
+  auto first = m_sorted.begin(), last = m_sorted.end();
+  if (m_bucketed == m_sorted.size() && !m_buckets.empty()) {
+    const std::size_t b = bucket_of(id, m_bucket_bits);
+    first = m_sorted.begin() + m_buckets[b];
+    last = m_sorted.begin() + m_buckets[b + 1];
+  }
+  auto it = std::lower_bound(first, last, probe, entry_less);
+  if (it != last && it->id == id && it->type() == type) return &*it;
   // The fresh map holds one position per id; a data and a tree blob with the
   // same id (same bytes) are both possible, so scan the rare collision.
   auto f = m_fresh_pos.find(id);

@@ -96,12 +96,22 @@ private:
   std::uint32_t add_pack_id(const Id& pack_id);
   void fold_fresh(const std::function<bool(const Id& pack)>* usable = nullptr);
   const IndexEntry* find_locked(BlobType type, const Id& id) const;
+  // Rebuilds m_buckets after m_sorted changed.
+  void index_buckets();
   PackedBlob to_blob(const IndexEntry& e) const;
 
   mutable std::shared_mutex m_mutex;
   std::vector<Id> m_packs;  // a pack listed twice (e.g. after a crash) just has two positions
   std::vector<IndexEntry> m_sorted;
   bool m_sorted_dirty = false;  // bulk_add appended unsorted entries
+  // Where each run of m_sorted with the same leading m_bucket_bits bits of ID
+  // starts (2-4 entries a run; one more element holds the end): a look-up
+  // searches one run instead of the whole array. Covers m_sorted only when
+  // m_bucketed equals its size.
+  static constexpr unsigned k_max_bucket_bits = 20;  // 4 MiB of table at most
+  std::vector<std::uint32_t> m_buckets;
+  unsigned m_bucket_bits = 0;
+  std::size_t m_bucketed = 0;
   std::vector<IndexEntry> m_fresh;                      // unsorted, small
   std::unordered_map<Id, std::uint32_t, IdHash> m_fresh_pos;  // id -> position in m_fresh (type in entry)
   std::unordered_set<Id, IdHash> m_claimed_data;
