@@ -115,6 +115,7 @@ struct DirJob {
   std::promise<Result<Node>> promise;
 };
 constexpr std::size_t k_max_queued_dirs = 4096;
+constexpr std::size_t k_dir_wake_batch = 32;
 // Directories held open by the walk at once (one per level), see save_dir.
 constexpr unsigned k_max_held_dirs = 128;
 
@@ -187,6 +188,7 @@ private:
   Result<Node> store_stream(const StreamSource& source, const std::string& name);
   Result<PendingNode> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
   void finish_dir(DirJob& job);
+  void wake_tree_writer();
   void tree_writer_loop();
   // `dir`, when given, is the open directory holding the entry: it is looked up by name there.
   std::optional<PendingNode> process_entry(const std::string& name, const std::string& path, const Node* parent,
@@ -524,10 +526,16 @@ Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const N
   std::unique_lock lock(m_dir_mutex);
   m_dir_space.wait(lock, [this] { return m_dir_queue.size() < k_max_queued_dirs; });
   m_dir_queue.push_back(std::move(job));
+  // The tree writer is woken for a batch of directories, not for each: a wake-up
+  // costs more than writing most trees. wake_tree_writer() sends what is queued
+  // before the walk waits for a directory.
+  const bool wake = m_dir_queue.size() >= k_dir_wake_batch;
   lock.unlock();
-  m_dir_ready.notify_one();
+  if (wake) m_dir_ready.notify_one();
   return PendingNode(std::move(future));
 }
+
+void Backup::wake_tree_writer() { m_dir_ready.notify_one(); }
 
 void Backup::finish_dir(DirJob& job) {
   auto id = save_tree(job.children);
@@ -593,6 +601,7 @@ Result<Node> Backup::save_virtual(const std::string& name, VirtualDir& dir, cons
       pending.emplace_back(std::move(sub));
     }
   }
+  wake_tree_writer();  // save_tree() waits for the directories among `pending`
   KHO_TRY_ASSIGN(Id id, save_tree(pending));
   node.subtree = id;
   return node;
@@ -688,6 +697,7 @@ Result<BackupResult> Backup::run() {
     KHO_TRY_ASSIGN(FileInfo info, platform::lstat_path("/"));
     auto pending = save_dir("/", node_from_info("", info), parent ? &parent_root : nullptr,
                             m_opt.one_file_system ? info.device : 0);
+    wake_tree_writer();
     if (!pending) root_node = tl::unexpected(pending.error());
     else root_node = std::get<1>(*pending).get();
   } else {
