@@ -599,7 +599,13 @@ void Restorer::apply_metadata(const Item& item, ParentDir& parent) {
 void Restorer::set_metadata(const Item& item, const MetaTarget& t) {
   const Node& n = item.node;
   const bool by_fd = t.fd >= 0;
-  if (m_is_root && (by_fd ? ::fchown(t.fd, n.uid, n.gid) : ::fchownat(t.dir, t.name, n.uid, n.gid, AT_SYMLINK_NOFOLLOW)) != 0)
+  // A file made by this restore mostly has its owner already (root's files
+  // restored by root): asking costs less than a change, which the filesystem
+  // journals even when it changes nothing.
+  struct stat st;
+  const bool owned = m_is_root && by_fd && ::fstat(t.fd, &st) == 0 && st.st_uid == n.uid && st.st_gid == n.gid;
+  if (m_is_root && !owned &&
+      (by_fd ? ::fchown(t.fd, n.uid, n.gid) : ::fchownat(t.dir, t.name, n.uid, n.gid, AT_SYMLINK_NOFOLLOW)) != 0)
     problem(snap_of(item), std::string("cannot set owner: ") + std::strerror(errno));
   for (const auto& [key, value] : n.xattrs) {
     int rc;
