@@ -54,7 +54,7 @@ public:
   Properties properties() const override;
 
   std::filesystem::path path_of(const Handle& handle) const;
-  // Closes what is kept open for the data object `name` (it is being replaced or removed).
+  // Closes what is kept open for `handle`, a data object being replaced or removed.
   void forget_open(const Handle& handle) const;
 
 private:
