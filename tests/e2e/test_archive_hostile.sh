@@ -51,6 +51,13 @@ assert_output_contains "--strict"
 [[ $(snapshot_count) == "$n" ]] || fail "--strict saved a snapshot"
 nothing_outside
 
+step "a path nested deeper than trees may be is refused (exit 3); the rest is imported"
+import_json 3 "$A/deep.tar" --path-prefix /imported/deep
+[[ $(field refused) == 1 && $(field files) == 1 ]] || fail "deep.tar: $J"
+assert_output_contains "levels deep"
+restore_check deep
+[[ $(ls -A "$R") == ok.txt ]] || fail "deep: unexpected entries $(ls -A "$R")"
+
 step "'..' entries are refused: snapshot saved incomplete (exit 3)"
 import_json 3 "$A/dotdot.tar" --path-prefix /imported/dotdot
 [[ $(field refused) == 2 && $(field files) == 1 ]] || fail "dotdot.tar: $J"

@@ -8,6 +8,7 @@
 #include "kho/backend/local/local_backend.hpp"
 #include "kho/crypto/crypto.hpp"
 #include "kho/engine/check.hpp"
+#include "kho/engine/diff.hpp"
 #include "kho/engine/restore.hpp"
 #include "kho/repo/blob_writer.hpp"
 #include "kho/repo/repository.hpp"
@@ -187,6 +188,40 @@ TEST_CASE("A tree stored under another tree's ID is refused, so no tree contains
   auto result = value_of(engine::run_restore(*r.repo, s, options));
   REQUIRE(mentions(result.errors, loop_id.hex()));
   REQUIRE(listing(dir / "target") == std::vector<std::string>{"loop"});
+}
+
+TEST_CASE("A chain of trees nested deeper than any path is refused by every walk, without a crash") {
+  kho::test::ScopedTempDir dir("kho-hostile");
+  CraftedRepo r(dir.path());
+  Tree t;
+  t.nodes = {file_node("leaf", r.data("deep"), 4)};
+  Id id = r.tree(t);
+  for (std::size_t i = 0; i < k_max_tree_depth + 50; ++i) {
+    t.nodes = {dir_node("d", id)};
+    id = r.tree(t);
+  }
+  Tree root;
+  root.nodes = {file_node("beside.txt", r.data("beside"), 6), dir_node("top", id)};
+  Snapshot s = r.snapshot(r.tree(root));
+  const std::string deeper = "nested deeper than " + std::to_string(k_max_tree_depth) + " levels";
+
+  engine::RestoreOptions options;
+  options.target = (dir / "target").string();
+  auto restored = value_of(engine::run_restore(*r.repo, s, options));
+  REQUIRE(mentions(restored.errors, deeper));
+  REQUIRE(fs::is_regular_file(dir / "target" / "beside.txt"));  // the rest is restored
+
+  engine::CheckOptions check_options;
+  auto checked = value_of(engine::run_check(*r.repo, check_options, nullptr));
+  bool reported = false;
+  for (const auto& e : checked.errors) reported = reported || e.message.find(deeper) != std::string::npos;
+  REQUIRE(reported);
+
+  Snapshot empty = r.snapshot(r.tree(Tree{}));
+  auto diff = engine::diff_snapshots(*r.repo, empty, s);
+  REQUIRE_FALSE(diff);
+  REQUIRE(diff.error().code() == Errc::corruption);
+  REQUIRE(diff.error().message().find(deeper) != std::string::npos);
 }
 
 TEST_CASE("A file whose declared size disagrees with its content is not restored") {

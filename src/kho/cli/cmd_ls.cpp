@@ -23,6 +23,8 @@ std::string mode_string(const repo::Node& n) {
 }
 
 Status list_tree(Context& ctx, repo::Repository& repo, const Id& tree_id, const std::string& prefix, bool recursive) {
+  repo::TreeDepth nesting;
+  if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(prefix.empty() ? "/" : prefix));
   KHO_TRY_ASSIGN(repo::Tree tree, repo.load_tree(tree_id));
   for (const auto& node : tree.nodes) {
     std::string path = join_path(prefix, node.name);

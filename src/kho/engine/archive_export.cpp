@@ -322,6 +322,8 @@ Status Exporter::write_node(const Node& node, const std::string& snap_path, cons
 
 Status Exporter::walk(const Id& tree_id, const std::string& snap_dir, const std::string& arc_dir) {
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  repo::TreeDepth nesting;
+  if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(snap_dir));
   KHO_TRY_ASSIGN(repo::Tree tree, m_repo.load_tree(tree_id));
   for (const Node& node : tree.nodes) {
     std::string snap = join_path(snap_dir, node.name);

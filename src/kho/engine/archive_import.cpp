@@ -26,6 +26,7 @@ namespace {
 constexpr std::size_t k_archive_read_block = 1024 * 1024;
 constexpr std::uint64_t k_ratio_floor = 256ull * 1024 * 1024;
 constexpr std::size_t k_max_name = 255;
+constexpr std::size_t k_max_depth = repo::k_max_tree_depth / 2;
 
 // Replaces every byte that is not part of a valid UTF-8 sequence with U+FFFD.
 // Returns true when `s` was changed.
@@ -644,6 +645,13 @@ bool sanitise_entry_path(std::string_view path, std::vector<std::string>& compon
       return false;
     }
     components.push_back(std::move(comp));
+  }
+  // Trees nest at most repo::k_max_tree_depth levels; half of that is left for the
+  // import prefix (such a path is longer than any system's limit anyway).
+  if (components.size() > k_max_depth) {
+    reason = fmt::format("a path {} levels deep (more than {}) cannot be restored", components.size(), k_max_depth);
+    components.clear();
+    return false;
   }
   return true;
 }

@@ -82,6 +82,11 @@ private:
 };
 
 void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const std::string& path) {
+  repo::TreeDepth nesting;
+  if (nesting.too_deep()) {
+    error("snapshot " + snapshot, repo::TreeDepth::error(path).message() + ": nothing below it is checked");
+    return;
+  }
   if (!m_seen_trees.insert(tree_id).second) return;
   m_result.trees++;
   if (!m_repo.index().has(BlobType::tree, tree_id)) {
@@ -247,6 +252,8 @@ void Checker::trace_damage() {
   std::map<std::string, std::vector<std::string>> affected;  // snapshot -> paths
   std::function<void(const Id&, const std::string&, const std::string&)> walk =
       [&](const Id& tree_id, const std::string& snap, const std::string& path) {
+        repo::TreeDepth nesting;
+        if (nesting.too_deep()) return;  // reported by walk_tree()
         if (m_damaged_trees.count(tree_id)) {
           affected[snap].push_back(path + "/ (directory listing)");
           return;

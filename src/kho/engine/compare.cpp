@@ -142,6 +142,8 @@ class Comparer {
 // it, is not restored, so its absence is no difference.
 Result<bool> Comparer::any_selected(const Node& dir, const std::string& snap) {
   if (!dir.subtree) return false;
+  repo::TreeDepth nesting;
+  if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(snap));
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
   auto tree = m_repo.load_tree(*dir.subtree);
   if (!tree) return true;  // unreadable: reported when (if) it is compared
@@ -253,6 +255,8 @@ void Comparer::compare_leaf(int dirfd, const Node& node, const std::string& snap
 }
 
 Result<std::uint64_t> Comparer::compare_dir(int parentfd, const Node& node, const std::string& snap, bool wanted) {
+  repo::TreeDepth nesting;
+  if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(snap));
   // `wanted`: the directory is selected itself; otherwise it is only walked
   // to reach included paths and counts only when something below it does.
   auto selected_below = [&]() -> Result<bool> { return wanted ? Result<bool>(true) : any_selected(node, snap); };

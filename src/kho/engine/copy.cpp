@@ -181,6 +181,8 @@ private:
 
   Result<Id> rewrite_tree(ThreadPool& pool, const Id& src_id, const std::string& path) {
     if (auto it = m_tree_map.find(src_id); it != m_tree_map.end()) return it->second;
+    repo::TreeDepth nesting;
+    if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(path));
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     KHO_TRY_ASSIGN(Tree tree, m_src.load_tree(src_id));
     // Files of this directory in parallel; subdirectories depth first on this thread.

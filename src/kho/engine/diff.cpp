@@ -48,6 +48,8 @@ public:
   // Compares two directories' trees; an absent one counts as empty.
   Status compare(const std::optional<Id>& a, const std::optional<Id>& b, const std::string& prefix) {
     if (a == b) return {};
+    repo::TreeDepth nesting;
+    if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(prefix.empty() ? "/" : prefix));
     KHO_TRY_ASSIGN(Tree ta, load(a, prefix));
     KHO_TRY_ASSIGN(Tree tb, load(b, prefix));
     std::size_t i = 0, j = 0;
@@ -115,6 +117,8 @@ private:
   }
 
   Status list_below(const Id& tree_id, const std::string& path, ChangeKind kind) {
+    repo::TreeDepth nesting;
+    if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(path));
     KHO_TRY_ASSIGN(Tree tree, load(tree_id, path));
     for (const auto& node : tree.nodes) KHO_TRY_STATUS(list_all(node, child_path(path, node.name), kind));
     return {};

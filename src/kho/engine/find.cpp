@@ -65,6 +65,8 @@ public:
 
   // The matches below the tree `id` of the directory at `dir` ("" for the root).
   Result<const TreeMatches*> matches_in(const Id& id, const std::string& dir) {
+    repo::TreeDepth nesting;
+    if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(dir.empty() ? "/" : dir));
     MemoKey key{id, m_kind == PatternKind::name ? std::string() : dir};
     if (auto it = m_memo.find(key); it != m_memo.end()) return it->second.get();
     if (cancelled()) return fail(Errc::interrupted, "interrupted");

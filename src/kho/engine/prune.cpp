@@ -22,6 +22,8 @@ struct UsedBlobs {
 };
 
 Status mark_used(const repo::Repository& repo, const Id& tree_id, UsedBlobs& used) {
+  repo::TreeDepth nesting;
+  if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error("tree " + tree_id.hex()));
   if (!used.trees.insert(tree_id).second) return {};
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
   auto tree = repo.load_tree(tree_id);

@@ -260,6 +260,8 @@ Result<repo::Tree> Restorer::take_tree(const Id& id) {
 
 Status Restorer::collect(const Id& tree_id, const std::string& rel, const std::string& snap, std::size_t depth) {
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  repo::TreeDepth nesting;
+  if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error(snap));
   KHO_TRY_ASSIGN(repo::Tree tree, take_tree(tree_id));
   for (auto& node : tree.nodes) {
     std::string child_snap = join_path(snap, node.name);

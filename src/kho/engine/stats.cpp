@@ -39,6 +39,8 @@ public:
   // The files below the tree `id`, each tree read once; records the blobs seen.
   Result<FileTotals> visit(const Id& id) {
     if (auto it = m_memo.find(id); it != m_memo.end()) return it->second;
+    repo::TreeDepth nesting;
+    if (nesting.too_deep()) return tl::unexpected(repo::TreeDepth::error("tree " + id.hex()));
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     auto tree = m_repo.load_tree(id);
     if (!tree)

@@ -51,6 +51,11 @@ Bytes Tree::encode() const {
   return out;
 }
 
+Error TreeDepth::error(const std::string& where) {
+  return Error(Errc::corruption, fmt::format("{}: trees nested deeper than {} levels (a crafted or damaged snapshot)",
+                                             where, k_max_tree_depth));
+}
+
 Result<Tree> Tree::decode(ByteSpan bytes, const std::string& what) {
   ByteReader r(bytes, what);
   KHO_TRY_ASSIGN(ByteSpan magic, r.raw(3));

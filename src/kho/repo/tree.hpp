@@ -52,6 +52,31 @@ struct Node {
 // True for a name that may appear in a tree.
 bool valid_node_name(std::string_view name);
 
+// Trees nest at most this deep: a path that deep (two bytes a level at least) is
+// longer than the system takes, so no backup makes one and no restore could
+// write one; a crafted chain of trees would otherwise take a recursive walk past
+// the end of its thread's stack.
+constexpr std::size_t k_max_tree_depth = 2048;
+
+// Counts the tree walks open on this thread: each recursive walker holds one
+// per level, and refuses to go deeper than k_max_tree_depth.
+class TreeDepth {
+public:
+  TreeDepth() { ++level(); }
+  ~TreeDepth() { --level(); }
+  TreeDepth(const TreeDepth&) = delete;
+  TreeDepth& operator=(const TreeDepth&) = delete;
+  bool too_deep() const { return level() > k_max_tree_depth; }
+  // The error for a walk that went too deep at `where`.
+  static Error error(const std::string& where);
+
+private:
+  static std::size_t& level() {
+    thread_local std::size_t depth = 0;
+    return depth;
+  }
+};
+
 struct Tree {
   std::vector<Node> nodes;  // sorted by name
 

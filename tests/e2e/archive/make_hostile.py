@@ -43,6 +43,10 @@ def tar(name, entries, fmt=tarfile.PAX_FORMAT):
 # 1. Absolute paths: sanitised (stored below the import prefix).
 tar("absolute.tar", [(outside + "/abs-evil.txt", "file", "absolute\n"), ("ok.txt", "file", "ok\n")])
 
+# 1b. A path nested deeper than kho's trees may be (1100 levels, past the 1024
+#     an import takes): refused; the entry beside it is imported.
+tar("deep.tar", [("d/" * 1100 + "deep-evil.txt", "file", "deep\n"), ("ok.txt", "file", "ok\n")])
+
 # 2. '..' components: refused.
 tar("dotdot.tar", [("../dotdot-evil.txt", "file", "up\n"),
                    ("a/../../dotdot-evil2.txt", "file", "up2\n"),
