@@ -6,7 +6,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kho/crypto/crypto.hpp"
 
@@ -60,6 +66,53 @@ TEST_CASE("sealing the same plaintext twice uses fresh nonces", "[crypto]") {
   Bytes b = crypto::seal(key, plain, {});
   CHECK(a != b);
   CHECK(!std::equal(a.begin(), a.begin() + crypto::k_nonce_size, b.begin()));
+}
+
+TEST_CASE("nonces stay unique across many seals, threads and a fork", "[crypto]") {
+  crypto::init();
+  SecretBytes key = make_key(2);
+  Bytes plain = pattern(16, 3);
+  auto nonce_of = [&] {
+    Bytes sealed = crypto::seal(key, plain, {});
+    return std::string(sealed.begin(), sealed.begin() + crypto::k_nonce_size);
+  };
+  // Nonces are drawn ahead in blocks: several blocks' worth on two threads.
+  std::vector<std::string> mine, theirs;
+  std::thread other([&] {
+    for (int i = 0; i < 1000; ++i) theirs.push_back(nonce_of());
+  });
+  for (int i = 0; i < 1000; ++i) mine.push_back(nonce_of());
+  other.join();
+  std::set<std::string> all(mine.begin(), mine.end());
+  all.insert(theirs.begin(), theirs.end());
+  CHECK(all.size() == 2000);
+
+  // A child of fork() holds a copy of this thread's nonces drawn ahead: it must
+  // not seal with the ones this process uses next.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::string n = nonce_of();
+    bool ok = ::write(fds[1], n.data(), n.size()) == static_cast<ssize_t>(n.size());
+    ::_exit(ok ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string child(crypto::k_nonce_size, '\0');
+  std::size_t got = 0;
+  while (got < child.size()) {
+    ssize_t n = ::read(fds[0], child.data() + got, child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(got == child.size());
+  std::string parent = nonce_of();
+  CHECK(child != parent);
+  CHECK(all.count(child) == 0);
 }
 
 TEST_CASE("seal_append keeps what the buffer already holds", "[crypto]") {
