@@ -71,6 +71,7 @@ if [[ $(id -u) -eq 0 ]]; then
   printf 'readable\n' >"$U_SRC/readable.txt"
   printf 'also readable\n' >"$U_SRC/sub/ok.txt"
   printf 'locked away\n' >"$U_SRC/sub/unreadable.txt"
+  printf 'read after it\n' >"$U_SRC/sub/zz-after.txt"
   chown -R "$NB_UID:$NB_GID" "$U_SRC"
   chown 0:0 "$U_SRC/sub/unreadable.txt"
   chmod 0000 "$U_SRC/sub/unreadable.txt"
@@ -87,6 +88,7 @@ else
   printf 'readable\n' >"$U_SRC/readable.txt"
   printf 'also readable\n' >"$U_SRC/sub/ok.txt"
   printf 'locked away\n' >"$U_SRC/sub/unreadable.txt"
+  printf 'read after it\n' >"$U_SRC/sub/zz-after.txt"
   chmod 0000 "$U_SRC/sub/unreadable.txt"
   U_REPO=$NB/repo
   expect_exit 0 kho -r "$U_REPO" init
@@ -110,6 +112,9 @@ assert_output_contains "readable.txt"
 R=$TEST_DIR/restore-incomplete
 expect_exit 0 kho -r "$U_REPO" restore latest --target "$R" --include 'ok.txt'
 [[ $(cat "$R$U_SRC/sub/ok.txt") == "also readable" ]] || fail "files read before the unreadable one were not saved"
+# Small files are read several to a task: one failing leaves the rest of its batch.
+expect_exit 0 kho -r "$U_REPO" restore latest --target "$R-after" --include 'zz-after.txt'
+[[ $(cat "$R-after$U_SRC/sub/zz-after.txt") == "read after it" ]] || fail "the file after the unreadable one was not saved"
 
 step "--stdin-from streams a command's output into the snapshot"
 expect_exit 0 kho backup --stdin-from "printf hello" --stdin-filename db/dump.sql

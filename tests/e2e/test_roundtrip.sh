@@ -269,3 +269,21 @@ if ((HAVE_XATTR)); then
   [[ $(getfattr --absolute-names --only-values -n user.kho.dir "$R6$SRC/names") == dir-value ]] ||
     fail "an unchanged directory's xattr was not carried over from the parent"
 fi
+
+step "small files are read in batches: a batch fills, and is sent before the walk waits"
+# Files up to 64 KiB are read several to a task; here 300 of random sizes
+# around that limit, then a directory holding one small file followed by 4200
+# empty ones: the walk queues at most 4096 directories for the tree writer,
+# which waits for that first file, so the walk must send its unfilled batch
+# before it waits for room (else both wait for ever: the timeout fails it).
+W=$TEST_DIR/batches
+mkdir -p "$W/many" "$W/wide/a"
+for i in $(seq -w 1 300); do random_file "$W/many/f$i" $(((10#$i * 241) % (70 * 1024))); done
+printf 'first\n' >"$W/wide/a/file.txt"
+(cd "$W/wide" && mkdir b{0000..4199})
+KHO_E2E_TIMEOUT=120 expect_exit 0 kho backup "$W" --json
+SUMMARY=$(json_last_line "$OUT_FILE")
+[[ $(json_get "$SUMMARY" files_new) == 301 ]] || fail "expected 301 new files: $SUMMARY"
+R7=$TEST_DIR/restore-batches
+expect_exit 0 kho restore latest --target "$R7"
+assert_trees_equal "$W" "$R7$W"

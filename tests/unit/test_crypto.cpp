@@ -68,7 +68,7 @@ TEST_CASE("sealing the same plaintext twice uses fresh nonces", "[crypto]") {
   CHECK(!std::equal(a.begin(), a.begin() + crypto::k_nonce_size, b.begin()));
 }
 
-TEST_CASE("nonces stay unique across many seals, threads and a fork", "[crypto]") {
+TEST_CASE("nonces stay unique over many seals on two threads and after a fork", "[crypto]") {
   crypto::init();
   SecretBytes key = make_key(2);
   Bytes plain = pattern(16, 3);

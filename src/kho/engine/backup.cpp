@@ -105,7 +105,36 @@ struct Counters {
   std::atomic<std::uint64_t> total_files{0}, total_bytes{0};
 };
 
-using PendingNode = std::variant<Node, std::future<Result<Node>>>;
+// Small files are read in batches, one pool task for several: a task (two
+// allocations and a wake-up or two of a sleeping thread) per file cost more than
+// reading most files of a tree. A batch is sent to the pool when it is full, and
+// whenever the walk is about to wait (see Backup::send_queued).
+constexpr std::uint64_t k_batch_file_max = 64 * 1024;  // larger files get a task of their own
+constexpr std::size_t k_batch_files = 32;
+constexpr std::uint64_t k_batch_bytes = 1024 * 1024;
+
+struct FileBatch {
+  struct Entry {
+    std::string path;
+    Node node;
+    bool modified;
+  };
+  std::vector<Entry> entries;
+  std::uint64_t bytes = 0;
+  std::vector<Result<Node>> results;  // one per entry once `done` is ready
+  std::promise<void> finished;
+  std::shared_future<void> done = finished.get_future().share();
+};
+
+// A file of a batch: its node is results[index] once `done` is ready. Each
+// holds its own copy of the batch's future, as threads may wait at once.
+struct BatchedNode {
+  std::shared_ptr<FileBatch> batch;
+  std::shared_future<void> done;
+  std::size_t index;
+};
+
+using PendingNode = std::variant<Node, std::future<Result<Node>>, BatchedNode>;
 
 // A walked directory whose tree blob is written once its entries are ready.
 struct DirJob {
@@ -185,10 +214,13 @@ private:
   template <typename ReadFn>
   Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total, bool offload, Bytes* head = nullptr);
   Result<Node> store_file(const std::string& path, Node node, bool modified);
+  Result<Node> read_file(const std::string& path, Node node, bool modified);
+  PendingNode queue_file(std::string path, Node node, bool modified);
+  void send_batch();
   Result<Node> store_stream(const StreamSource& source, const std::string& name);
   Result<PendingNode> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
   void finish_dir(DirJob& job);
-  void wake_tree_writer();
+  void send_queued();
   void tree_writer_loop();
   // `dir`, when given, is the open directory holding the entry: it is looked up by name there.
   std::optional<PendingNode> process_entry(const std::string& name, const std::string& path, const Node* parent,
@@ -214,6 +246,7 @@ private:
   std::deque<std::unique_ptr<DirJob>> m_dir_queue;
   bool m_dir_closed = false;
   AnomalyCollector m_anomaly;
+  std::shared_ptr<FileBatch> m_batch;  // small files not yet sent (walking thread only)
   bool m_has_parent = false;
   ChunkBufferPool m_chunk_buffers;
   ThreadPool m_blob_pool;  // seals chunks of large files; outlives m_pool, whose tasks use it
@@ -441,16 +474,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
       }
       (pnode ? m_count.files_changed : m_count.files_new)++;
       if (m_progress && m_progress->log) m_progress->log(pnode ? "modified" : "new", path);
-      return PendingNode(
-          m_pool.submit([this, path, modified = pnode != nullptr, node = std::move(node)]() mutable -> Result<Node> {
-            auto stored = store_file(path, std::move(node), modified);
-            if (!stored && is_source_error(stored.error())) {
-              // The file is left out and named in the snapshot's errors.
-              record_error(path, stored.error());
-              return fail(Errc::incomplete, path);
-            }
-            return stored;
-          }));
+      return queue_file(path, std::move(node), pnode != nullptr);
     }
     case FileType::symlink: {
       if (same_inode) {
@@ -470,6 +494,52 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
   }
 }
 
+Result<Node> Backup::read_file(const std::string& path, Node node, bool modified) {
+  auto stored = store_file(path, std::move(node), modified);
+  if (!stored && is_source_error(stored.error())) {
+    // The file is left out and named in the snapshot's errors.
+    record_error(path, stored.error());
+    return fail(Errc::incomplete, path);
+  }
+  return stored;
+}
+
+PendingNode Backup::queue_file(std::string path, Node node, bool modified) {
+  if (node.size > k_batch_file_max)
+    return m_pool.submit([this, path = std::move(path), modified, node = std::move(node)]() mutable {
+      return read_file(path, std::move(node), modified);
+    });
+  if (!m_batch) m_batch = std::make_shared<FileBatch>();
+  m_batch->bytes += node.size;
+  m_batch->entries.push_back({std::move(path), std::move(node), modified});
+  BatchedNode queued{m_batch, m_batch->done, m_batch->entries.size() - 1};
+  if (m_batch->entries.size() >= k_batch_files || m_batch->bytes >= k_batch_bytes) send_batch();
+  return queued;
+}
+
+void Backup::send_batch() {
+  if (!m_batch) return;
+  // The task holds the batch too: a walk that failed drops its pending nodes.
+  m_pool.submit([this, batch = std::move(m_batch)] {
+    try {
+      batch->results.reserve(batch->entries.size());
+      for (auto& e : batch->entries) batch->results.push_back(read_file(e.path, std::move(e.node), e.modified));
+      batch->finished.set_value();
+    } catch (...) {
+      batch->finished.set_exception(std::current_exception());
+    }
+  });
+}
+
+// The node of a file or directory being read or written elsewhere, once it is.
+Result<Node> take_pending(PendingNode& pending) {
+  if (auto* batched = std::get_if<BatchedNode>(&pending)) {
+    batched->done.get();
+    return std::move(batched->batch->results[batched->index]);
+  }
+  return std::get<1>(pending).get();
+}
+
 Result<Id> Backup::save_tree(std::vector<PendingNode>& pending) {
   Tree tree;
   tree.nodes.reserve(pending.size());
@@ -478,7 +548,7 @@ Result<Id> Backup::save_tree(std::vector<PendingNode>& pending) {
       tree.nodes.push_back(std::move(*ready));
       continue;
     }
-    auto result = std::get<1>(p).get();
+    auto result = take_pending(p);
     if (!result) {
       if (result.error().code() == Errc::incomplete) continue;  // already recorded
       return tl::unexpected(result.error());  // repository trouble or interruption: the backup fails
@@ -526,10 +596,15 @@ Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const N
   auto future = job->promise.get_future();
   // The walk goes on while the tree writer waits for this directory's files.
   std::unique_lock lock(m_dir_mutex);
-  m_dir_space.wait(lock, [this] { return m_dir_queue.size() < k_max_queued_dirs; });
+  if (m_dir_queue.size() >= k_max_queued_dirs) {
+    lock.unlock();
+    send_queued();  // the tree writer may be waiting for the files not yet sent
+    lock.lock();
+    m_dir_space.wait(lock, [this] { return m_dir_queue.size() < k_max_queued_dirs; });
+  }
   m_dir_queue.push_back(std::move(job));
   // The tree writer is woken for a batch of directories, not for each: a wake-up
-  // costs more than writing most trees. wake_tree_writer() sends what is queued
+  // costs more than writing most trees. send_queued() sends what is queued
   // before the walk waits for a directory.
   const bool wake = m_dir_queue.size() >= k_dir_wake_batch;
   lock.unlock();
@@ -537,7 +612,13 @@ Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const N
   return PendingNode(std::move(future));
 }
 
-void Backup::wake_tree_writer() { m_dir_ready.notify_one(); }
+// Before the walk waits for anything, it sends what it holds back: the batch of
+// small files, and a wake-up for the queued directories (which may wait for
+// those files).
+void Backup::send_queued() {
+  send_batch();
+  m_dir_ready.notify_one();
+}
 
 void Backup::finish_dir(DirJob& job) {
   auto id = save_tree(job.children);
@@ -603,7 +684,7 @@ Result<Node> Backup::save_virtual(const std::string& name, VirtualDir& dir, cons
       pending.emplace_back(std::move(sub));
     }
   }
-  wake_tree_writer();  // save_tree() waits for the directories among `pending`
+  send_queued();  // save_tree() waits for the files and directories among `pending`
   KHO_TRY_ASSIGN(Id id, save_tree(pending));
   node.subtree = id;
   return node;
@@ -682,6 +763,7 @@ Result<BackupResult> Backup::run() {
         std::lock_guard lock(b.m_dir_mutex);
         b.m_dir_closed = true;
       }
+      b.send_batch();  // queued directories may wait for its files, even when the walk failed
       b.m_dir_ready.notify_all();
       t.join();
     }
@@ -699,7 +781,7 @@ Result<BackupResult> Backup::run() {
     KHO_TRY_ASSIGN(FileInfo info, platform::lstat_path("/"));
     auto pending = save_dir("/", node_from_info("", info), parent ? &parent_root : nullptr,
                             m_opt.one_file_system ? info.device : 0);
-    wake_tree_writer();
+    send_queued();
     if (!pending) root_node = tl::unexpected(pending.error());
     else root_node = std::get<1>(*pending).get();
   } else {
