@@ -1,7 +1,14 @@
 // Per-core throughput of the primitives in kho's backup and restore pipelines,
 // measured on one thread over a sample of the benchmark tree held in memory.
 //
-//   limits SAMPLE_FILE [SECONDS_PER_PRIMITIVE]
+//   limits SAMPLE_FILE [SECONDS_PER_PRIMITIVE [TREE_DIR]]
+//
+// With TREE_DIR, also the rate of reading every regular file below it from the
+// page cache as a backup does: open, fstat, read in 2 MiB blocks, close, one file
+// after another ("read_tree"); and of zstd -3 over the tree's files held in
+// memory, each file a frame of its own, larger ones in 1 MiB pieces, as a backup
+// compresses them ("zstd3_compress_tree": a tree of many small files compresses
+// slower than the sample's large chunks).
 //
 // Prints one JSON object: {"sample_bytes": n, "mb_per_s": {name: MB/s, ...},
 // "zstd3_ratio": r}. MB = 10^6 bytes. The primitives and their parameters are the
@@ -9,6 +16,7 @@
 // keyed (blob IDs; OpenSSL's BLAKE2BMAC, and libsodium's generichash beside it), XChaCha20-Poly1305 IETF (seal/open as kho does them; libsodium's beside), SHA-256
 // (OpenSSL EVP, pack names), FastCDC with kho's own chunker (default 512 KiB /
 // 1 MiB / 8 MiB) compiled from src/kho/chunker/fastcdc.cpp.
+#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -19,10 +27,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kho/chunker/fastcdc.hpp"
 #include "kho/crypto/crypto.hpp"
@@ -45,6 +57,26 @@ double measure(double seconds, std::size_t bytes_per_pass, const std::function<v
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   } while (elapsed < seconds || passes < 2);
   return static_cast<double>(bytes_per_pass) * static_cast<double>(passes) / elapsed / 1e6;
+}
+
+// Reads every file of `paths` once; returns the bytes read.
+std::size_t read_files(const std::vector<std::string>& paths, std::vector<std::uint8_t>& buffer) {
+  std::size_t total = 0;
+  for (const auto& path : paths) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOATIME | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    struct stat st;
+    if (::fstat(fd, &st) == 0) {
+      for (;;) {
+        ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n <= 0) break;
+        total += static_cast<std::size_t>(n);
+        g_sink += buffer[0];
+      }
+    }
+    ::close(fd);
+  }
+  return total;
 }
 
 }  // namespace
@@ -212,6 +244,40 @@ int main(int argc, char** argv) {
   }
   ZSTD_freeCCtx(cctx);
   ZSTD_freeDCtx(dctx);
+
+  if (argc > 3) {
+    std::vector<std::string> paths;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(argv[3], ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file(ec) && !it->is_symlink(ec)) paths.push_back(it->path().string());
+    std::vector<std::uint8_t> buffer(2 << 20);
+    const std::size_t tree_bytes = read_files(paths, buffer);
+    if (tree_bytes > 0)
+      results.emplace_back("read_tree", measure(seconds, tree_bytes, [&] { read_files(paths, buffer); }));
+    std::vector<std::vector<std::uint8_t>> files;
+    std::size_t held = 0;
+    for (const auto& path : paths) {
+      std::ifstream f(path, std::ios::binary);
+      files.emplace_back((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      held += files.back().size();
+      if (held > (std::size_t{4} << 30)) break;  // enough for a rate
+    }
+    ZSTD_CCtx* tree_cctx = ZSTD_createCCtx();
+    std::vector<std::uint8_t> out(ZSTD_compressBound(1 << 20));
+    if (held > 0)
+      results.emplace_back("zstd3_compress_tree", measure(seconds, held, [&] {
+                             for (const auto& f : files)
+                               for (std::size_t off = 0; off < f.size() || off == 0; off += 1 << 20) {
+                                 std::size_t n = std::min<std::size_t>(f.size() - off, 1 << 20);
+                                 std::size_t c = ZSTD_compressCCtx(tree_cctx, out.data(), out.size(), f.data() + off, n, 3);
+                                 if (ZSTD_isError(c)) std::abort();
+                                 g_sink += c;
+                                 if (f.empty()) break;
+                               }
+                           }));
+    ZSTD_freeCCtx(tree_cctx);
+  }
 
   std::printf("{\"sample_bytes\": %zu, \"chunks\": %zu, \"zstd3_ratio\": %.4f, \"mb_per_s\": {", total, chunks.size(),
               compressed_total ? static_cast<double>(total) / static_cast<double>(compressed_total) : 0.0);
