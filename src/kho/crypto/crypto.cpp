@@ -33,13 +33,11 @@ void require_key(const SecretBytes& key, std::size_t min, std::size_t max, const
 
 EVP_MD_CTX* md_ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
 
-}  // namespace
-
-namespace {
 // Bumped in the child of every fork(), so that no nonce drawn ahead by the parent
 // is used again by its child (see NonceBuffer).
 std::atomic<std::uint64_t> g_fork_generation{0};
 void forked_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace
 
 void init() {

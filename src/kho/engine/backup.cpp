@@ -126,11 +126,9 @@ struct FileBatch {
   std::shared_future<void> done = finished.get_future().share();
 };
 
-// A file of a batch: its node is results[index] once `done` is ready. Each
-// holds its own copy of the batch's future, as threads may wait at once.
+// A file of a batch: its node is results[index] once the batch is done.
 struct BatchedNode {
   std::shared_ptr<FileBatch> batch;
-  std::shared_future<void> done;
   std::size_t index;
 };
 
@@ -512,7 +510,7 @@ PendingNode Backup::queue_file(std::string path, Node node, bool modified) {
   if (!m_batch) m_batch = std::make_shared<FileBatch>();
   m_batch->bytes += node.size;
   m_batch->entries.push_back({std::move(path), std::move(node), modified});
-  BatchedNode queued{m_batch, m_batch->done, m_batch->entries.size() - 1};
+  BatchedNode queued{m_batch, m_batch->entries.size() - 1};
   if (m_batch->entries.size() >= k_batch_files || m_batch->bytes >= k_batch_bytes) send_batch();
   return queued;
 }
@@ -534,7 +532,9 @@ void Backup::send_batch() {
 // The node of a file or directory being read or written elsewhere, once it is.
 Result<Node> take_pending(PendingNode& pending) {
   if (auto* batched = std::get_if<BatchedNode>(&pending)) {
-    batched->done.get();
+    // A copy of the future each: the walk and the tree writer may wait on one batch at once.
+    std::shared_future<void> done = batched->batch->done;
+    done.get();
     return std::move(batched->batch->results[batched->index]);
   }
   return std::get<1>(pending).get();
