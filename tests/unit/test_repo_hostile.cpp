@@ -13,6 +13,7 @@
 #include "kho/repo/blob_writer.hpp"
 #include "kho/repo/repository.hpp"
 #include "kho/repo/sealed_object.hpp"
+#include "file_helpers.hpp"
 #include "result_helpers.hpp"
 #include "scoped_temp_dir.hpp"
 
@@ -239,6 +240,29 @@ TEST_CASE("A file whose declared size disagrees with its content is not restored
   REQUIRE(mentions(result.errors, "/short"));
   REQUIRE(mentions(result.errors, "hold 12 bytes but the snapshot records 4611686018427387904"));
   REQUIRE(listing(dir / "target").empty());
+}
+
+TEST_CASE("Restore writes the files it can and removes those missing a blob or not created") {
+  kho::test::ScopedTempDir dir("kho-hostile");
+  CraftedRepo r(dir.path());
+  Id shared = r.data("shared bytes");  // 12 bytes
+  Id absent = r.repo->hash_blob(as_bytes(std::string("never stored")));
+  Node partial = file_node("partial", shared, 24);
+  partial.content.push_back(absent);
+  // "short" cannot be created (its size is wrong) but shares its blob with the
+  // two others: the blob is written to "good" only.
+  Tree root;
+  root.nodes = {file_node("good", shared, 12), partial, file_node("short", shared, 5)};
+  Snapshot s = r.snapshot(r.tree(root));
+  engine::RestoreOptions options;
+  options.target = (dir / "target").string();
+  auto result = value_of(engine::run_restore(*r.repo, s, options));
+  REQUIRE(result.errors.size() == 2);
+  REQUIRE(mentions(result.errors, "data blob " + absent.hex() + " is missing from the repository"));
+  REQUIRE(mentions(result.errors, "/short"));
+  REQUIRE(result.files == 1);
+  REQUIRE(listing(dir / "target") == std::vector<std::string>{"good"});
+  REQUIRE(kho::test::read_file(dir / "target" / "good") == "shared bytes");
 }
 
 TEST_CASE("Index entries past the end of their pack are refused without reading them") {

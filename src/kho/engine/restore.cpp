@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -146,6 +147,9 @@ private:
   // The item's absolute path in the snapshot, for messages.
   std::string snap_of(const Item& item) const { return m_snap_prefix + item.rel; }
   Status create_items();
+  // Plans the writes of the files' content (m_plan); a file missing a blob is
+  // added to `missing`, with the blob.
+  void plan_content(const std::vector<char>& skip, std::vector<std::pair<std::size_t, std::string>>& missing);
   // The end of a batch of items starting at `begin`: at least k_batch items, and
   // no directory's run of entries split between two batches, so that two threads
   // seldom create entries in one directory (they would wait on its lock).
@@ -221,30 +225,34 @@ void Restorer::add_node(Node node, const std::string& rel, std::size_t depth) {
 }
 
 void Restorer::prefetch_trees(const Id& root, const std::string& snap) {
-  std::vector<std::pair<Id, std::string>> level{{root, snap}};
-  std::unordered_set<Id, IdHash> seen{root};
+  // Breadth first, with no wait between levels: a tree's subtrees are queued as
+  // soon as it is taken, so the pool always has trees to load.
+  struct Loading {
+    Id id;
+    std::string snap;
+    std::future<Result<repo::Tree>> tree;
+  };
   ThreadPool pool(threads() + 2, 4 * (threads() + 2));
-  while (!level.empty() && !cancelled()) {
-    std::vector<Result<repo::Tree>> trees(level.size());
-    std::vector<std::future<void>> done;
-    done.reserve(level.size());
-    for (std::size_t i = 0; i < level.size(); ++i)
-      done.push_back(pool.submit([this, &trees, &level, i] { trees[i] = m_repo.load_tree(level[i].first); }));
-    for (auto& f : done) f.get();
-    std::vector<std::pair<Id, std::string>> next;
-    for (std::size_t i = 0; i < level.size(); ++i) {
-      if (!trees[i]) continue;  // collect() loads it again and reports the error
-      for (const Node& node : trees[i]->nodes) {
-        if (node.type != FileType::dir || !node.subtree) continue;
-        // The same choice as collect() makes: skip what it would not walk.
-        std::string child_snap = join_path(level[i].second, node.name);
-        if (m_filter.excluded(child_snap)) continue;
-        if (!m_filter.included(child_snap) && !m_filter.may_contain_included(child_snap)) continue;
-        if (seen.insert(*node.subtree).second) next.emplace_back(*node.subtree, std::move(child_snap));
-      }
-      m_trees.emplace(level[i].first, std::move(*trees[i]));
+  auto load = [&](const Id& id, std::string at) {
+    return Loading{id, std::move(at), pool.submit([this, id] { return m_repo.load_tree(id); })};
+  };
+  std::deque<Loading> loading;
+  std::unordered_set<Id, IdHash> seen{root};
+  loading.push_back(load(root, snap));
+  while (!loading.empty()) {
+    Loading next = std::move(loading.front());
+    loading.pop_front();
+    auto tree = next.tree.get();
+    if (!tree || cancelled()) continue;  // collect() loads it again and reports the error
+    for (const Node& node : tree->nodes) {
+      if (node.type != FileType::dir || !node.subtree) continue;
+      // The same choice as collect() makes: skip what it would not walk.
+      std::string child_snap = join_path(next.snap, node.name);
+      if (m_filter.excluded(child_snap)) continue;
+      if (!m_filter.included(child_snap) && !m_filter.may_contain_included(child_snap)) continue;
+      if (seen.insert(*node.subtree).second) loading.push_back(load(*node.subtree, std::move(child_snap)));
     }
-    level = std::move(next);
+    m_trees.emplace(next.id, std::move(*tree));
   }
 }
 
@@ -417,6 +425,10 @@ Status Restorer::create_items() {
       m_items[i].not_created = true;
     }
   };
+  // The content is planned on a thread of its own while files are created: it
+  // reads only the items' blob lists and the index.
+  std::vector<std::pair<std::size_t, std::string>> missing;  // files with a blob the index lacks: item, why
+  std::jthread planner([this, &skip, &missing] { plan_content(skip, missing); });
   {
     ThreadPool pool(threads() + 2, 4 * (threads() + 2));
     std::vector<std::future<void>> done;
@@ -433,41 +445,55 @@ Status Restorer::create_items() {
     }
     for (auto& f : done) f.get();
   }
+  planner.join();
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
   ParentDir link_parent(m_root.get());
   for (std::size_t i = 0; i < m_items.size(); ++i)
     if (!skip[i] && m_items[i].link_to != SIZE_MAX) create(i, link_parent);
-  // Plan content: which blob goes where, grouped by pack.
-  std::unordered_map<Id, std::size_t, IdHash> plan_pos;  // blob -> position in its pack's list
-  for (std::size_t i = 0; i < m_items.size(); ++i) {
+  for (auto& [i, why] : missing) {
     if (!m_files[i]) continue;
-    const Node& n = m_items[i].node;
-    std::uint64_t offset = 0;
-    for (const Id& id : n.content) {
-      auto loc = m_repo.index().find(BlobType::data, id);
-      if (!loc) {
-        m_files[i]->failed = true;
-        m_files[i]->error = "data blob " + id.hex() + " is missing from the repository";
-        m_files[i]->remaining = 0;
-        m_files[i]->fd.reset();  // nothing will be written: it is removed after the writes
-        break;
-      }
-      auto& blobs = m_plan[loc->pack_id];
-      // Each blob is planned once, with every place it is written to.
-      auto [pos, inserted] = plan_pos.emplace(id, blobs.size());
-      if (inserted) blobs.push_back({loc->blob, {}});
-      blobs[pos->second].uses.push_back({i, offset});
-      offset += loc->blob.raw_length;
-    }
+    m_files[i]->failed = true;
+    m_files[i]->error = std::move(why);
+    m_files[i]->remaining = 0;
+    m_files[i]->fd.reset();  // nothing will be written: it is removed after the writes
+  }
+  // A file that could not be created has no state: its blobs are not written.
+  for (auto pack = m_plan.begin(); pack != m_plan.end();) {
+    auto& blobs = pack->second;
+    for (auto& blob : blobs)
+      std::erase_if(blob.uses, [this](const BlobUse& use) { return !m_files[use.item]; });
+    std::erase_if(blobs, [](const PlannedBlob& blob) { return blob.uses.empty(); });
+    pack = blobs.empty() ? m_plan.erase(pack) : std::next(pack);
   }
   // The plan holds what the writes need: the blob lists go (unless --verify reads
   // them again), and the memory planning took goes back to the system before the
   // pack buffers are taken.
   if (!m_opt.verify)
     for (auto& item : m_items) std::vector<Id>().swap(item.node.content);
-  std::unordered_map<Id, std::size_t, IdHash>().swap(plan_pos);
   ::malloc_trim(0);
   return {};
+}
+
+void Restorer::plan_content(const std::vector<char>& skip, std::vector<std::pair<std::size_t, std::string>>& missing) {
+  // Which blob goes where, grouped by pack; each blob once, with every place it is written to.
+  std::unordered_map<Id, std::size_t, IdHash> plan_pos;  // blob -> position in its pack's list
+  for (std::size_t i = 0; i < m_items.size() && !cancelled(); ++i) {
+    const Item& item = m_items[i];
+    if (skip[i] || item.node.type != FileType::file || item.link_to != SIZE_MAX) continue;
+    std::uint64_t offset = 0;
+    for (const Id& id : item.node.content) {
+      auto loc = m_repo.index().find(BlobType::data, id);
+      if (!loc) {
+        missing.emplace_back(i, "data blob " + id.hex() + " is missing from the repository");
+        break;
+      }
+      auto& blobs = m_plan[loc->pack_id];
+      auto [pos, inserted] = plan_pos.emplace(id, blobs.size());
+      if (inserted) blobs.push_back({loc->blob, {}});
+      blobs[pos->second].uses.push_back({i, offset});
+      offset += loc->blob.raw_length;
+    }
+  }
 }
 
 void Restorer::fail_blob(const PlannedBlob& planned, const std::string& why) {
