@@ -350,13 +350,7 @@ Result<Node> Backup::store_file(const std::string& path, Node node, bool modifie
   // each small one (most files of a tree).
   if (st.st_size > static_cast<off_t>(k_read_block)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::uint64_t total = 0;
-  auto read = [&](std::uint8_t* buf, std::size_t size) -> Result<std::size_t> {
-    for (;;) {
-      ssize_t n = ::read(fd, buf, size);
-      if (n >= 0) return static_cast<std::size_t>(n);
-      if (errno != EINTR) return fail_errno("cannot read " + path, errno);
-    }
-  };
+  auto read = [&](std::uint8_t* buf, std::size_t size) { return read_some(fd, buf, size, path); };
   Bytes head;
   KHO_TRY_ASSIGN(node.content, store_content(read, total, st.st_size > static_cast<off_t>(k_offload_size),
                                              m_opt.score_anomaly ? &head : nullptr));
