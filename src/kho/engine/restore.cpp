@@ -49,6 +49,18 @@ Result<Fd> open_beneath(int root, const std::string& rel, int flags, mode_t mode
   }
 }
 
+// Opens the regular file `name` in `dir` for writing, not following a symlink
+// there; `rel` names it in messages.
+Result<Fd> open_in(int dir, const std::string& name, const std::string& rel) {
+  for (;;) {
+    const int fd = ::openat(dir, name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) return Fd(fd);
+    if (errno == EINTR) continue;
+    if (errno == ELOOP) return fail(Errc::permission, rel + ": refusing to restore through a symbolic link");
+    return fail_errno(rel, errno);
+  }
+}
+
 // The directory an item is created in, opened beneath the target. Items come in
 // tree order, so consecutive ones mostly share it: it is opened once for them.
 class ParentDir {
@@ -164,11 +176,11 @@ private:
   void write_content();
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
-  void write_blob(const PlannedBlob& planned, ByteSpan data);
+  void write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent);
   // Opens the file for writing unless it is open (kept from creation); false, with
   // the file marked failed, when it cannot be.
-  bool open_file(FileState& state, const Item& item);
-  void size_file(FileState& state, const Item& item);
+  bool open_file(FileState& state, const Item& item, ParentDir& parent);
+  void size_file(FileState& state, const Item& item, ParentDir& parent);
   void apply_metadata(const Item& item, ParentDir& parent);
   void set_metadata(const Item& item, const MetaTarget& target);
   void apply_file_metadata();
@@ -508,14 +520,14 @@ void Restorer::fail_blob(const PlannedBlob& planned, const std::string& why) {
   }
 }
 
-void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
+void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent) {
   bool zero = std::all_of(data.begin(), data.end(), [](std::uint8_t b) { return b == 0; });
   for (const auto& use : planned.uses) {
     auto& state = *m_files[use.item];
     const Item& item = m_items[use.item];
     std::lock_guard lock(state.mutex);
     if (!state.failed && !zero) {
-      if (open_file(state, item)) {
+      if (open_file(state, item, parent)) {
         std::size_t done = 0;
         while (done < data.size()) {
           ssize_t n = ::pwrite(state.fd.get(), data.data() + done, data.size() - done,
@@ -533,7 +545,7 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
     }
     if (m_progress) m_progress->bytes_done += data.size();
     if (state.remaining > 0 && --state.remaining == 0) {
-      if (!state.failed && state.end < state.size) size_file(state, item);
+      if (!state.failed && state.end < state.size) size_file(state, item, parent);
       if (!state.failed && state.fd) {
         // Set while the file is open: no lookup of its name again.
         set_metadata(item, {.fd = state.fd.get()});
@@ -554,9 +566,12 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data) {
   }
 }
 
-bool Restorer::open_file(FileState& state, const Item& item) {
+bool Restorer::open_file(FileState& state, const Item& item, ParentDir& parent) {
   if (state.fd) return true;
-  auto fd = open_beneath(m_root.get(), item.rel, O_WRONLY | O_NOFOLLOW, 0);
+  // By its name in its directory: consecutive blobs of a pack mostly belong to
+  // files of one directory, which stays open, so a lookup of one name is all.
+  auto [parent_rel, name] = split_parent(item.rel);
+  auto fd = parent.open(parent_rel).and_then([&](int dir) { return open_in(dir, name, item.rel); });
   if (!fd) {
     state.failed = true;
     state.error = fd.error().message();
@@ -566,9 +581,9 @@ bool Restorer::open_file(FileState& state, const Item& item) {
   return true;
 }
 
-void Restorer::size_file(FileState& state, const Item& item) {
+void Restorer::size_file(FileState& state, const Item& item, ParentDir& parent) {
   // Its last bytes are zeros, left unwritten: the size makes them a hole.
-  if (!open_file(state, item)) return;
+  if (!open_file(state, item, parent)) return;
   if (::ftruncate(state.fd.get(), static_cast<off_t>(state.size)) != 0) {
     state.failed = true;
     state.error = std::string("cannot set its size: ") + std::strerror(errno);
@@ -581,6 +596,7 @@ void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) 
   std::vector<repo::PackedBlob> sorted;
   sorted.reserve(blobs.size());
   for (const auto& p : blobs) sorted.push_back(p.blob);
+  ParentDir parent(m_root.get());
   repo::read_pack_blobs(
       m_repo.backend(), pack_id, sorted,
       [&](std::size_t k, const Result<std::span<std::uint8_t>>& stored) {
@@ -595,7 +611,7 @@ void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) 
           fail_blob(p, raw.error().message());
           return;
         }
-        write_blob(p, *raw);
+        write_blob(p, *raw, parent);
       },
       [] { return cancelled(); });
 }
