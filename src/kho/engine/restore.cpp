@@ -571,7 +571,8 @@ bool Restorer::open_file(FileState& state, const Item& item, ParentDir& parent) 
   // By its name in its directory: consecutive blobs of a pack mostly belong to
   // files of one directory, which stays open, so a lookup of one name is all.
   auto [parent_rel, name] = split_parent(item.rel);
-  auto fd = parent.open(parent_rel).and_then([&](int dir) { return open_in(dir, name, item.rel); });
+  auto dir = parent.open(parent_rel);
+  auto fd = dir ? open_in(*dir, name, item.rel) : Result<Fd>(tl::unexpected(dir.error()));
   if (!fd) {
     state.failed = true;
     state.error = fd.error().message();
