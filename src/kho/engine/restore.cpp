@@ -49,18 +49,6 @@ Result<Fd> open_beneath(int root, const std::string& rel, int flags, mode_t mode
   }
 }
 
-// Opens the regular file `name` in `dir` for writing, not following a symlink
-// there; `rel` names it in messages.
-Result<Fd> open_in(int dir, const std::string& name, const std::string& rel) {
-  for (;;) {
-    const int fd = ::openat(dir, name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) return Fd(fd);
-    if (errno == EINTR) continue;
-    if (errno == ELOOP) return fail(Errc::permission, rel + ": refusing to restore through a symbolic link");
-    return fail_errno(rel, errno);
-  }
-}
-
 // The directory an item is created in, opened beneath the target. Items come in
 // tree order, so consecutive ones mostly share it: it is opened once for them.
 class ParentDir {
@@ -572,7 +560,7 @@ bool Restorer::open_file(FileState& state, const Item& item, ParentDir& parent) 
   // files of one directory, which stays open, so a lookup of one name is all.
   auto [parent_rel, name] = split_parent(item.rel);
   auto dir = parent.open(parent_rel);
-  auto fd = dir ? open_in(*dir, name, item.rel) : Result<Fd>(tl::unexpected(dir.error()));
+  auto fd = dir ? open_beneath(*dir, name, O_WRONLY | O_NOFOLLOW, 0) : Result<Fd>(tl::unexpected(dir.error()));
   if (!fd) {
     state.failed = true;
     state.error = fd.error().message();
