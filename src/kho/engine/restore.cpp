@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -108,6 +109,7 @@ struct FileState {
   std::uint64_t size = 0;     // what the file's size must be when its writes are done
   std::uint64_t end = 0;      // the end of the furthest bytes written (blobs of zeros are not)
   bool failed = false;
+  bool kept = false;      // fd is open from creation, counted in m_kept_open
   bool meta_set = false;  // owner, mode, xattrs and times set through the descriptor
   std::string error;
 };
@@ -130,6 +132,36 @@ struct PlannedBlob {
   std::vector<BlobUse> uses;
 };
 
+// How far file creation has come: every item before upto() has been created or
+// found impossible to create. Batches of items finish in any order; the mark
+// moves over the batches done in a row from the first.
+class CreationMark {
+public:
+  explicit CreationMark(std::vector<std::size_t> ends) : m_ends(std::move(ends)), m_done(m_ends.size(), 0) {}
+
+  void finish(std::size_t batch) {
+    {
+      std::lock_guard lock(m_mutex);
+      m_done[batch] = 1;
+      while (m_next < m_done.size() && m_done[m_next]) m_upto = m_ends[m_next++];
+    }
+    m_changed.notify_all();
+  }
+  // Returns once `item` has been through creation.
+  void wait_for(std::size_t item) {
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] { return m_upto > item || m_next == m_done.size(); });
+  }
+
+private:
+  const std::vector<std::size_t> m_ends;  // by batch: one past its last item
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  std::vector<char> m_done;  // by batch
+  std::size_t m_next = 0;    // the first batch not done
+  std::size_t m_upto = 0;
+};
+
 class Restorer {
 public:
   Restorer(const repo::Repository& repo, const RestoreOptions& opt, Progress* progress)
@@ -146,10 +178,13 @@ private:
   void add_node(Node node, const std::string& rel, std::size_t depth);
   // The item's absolute path in the snapshot, for messages.
   std::string snap_of(const Item& item) const { return m_snap_prefix + item.rel; }
-  Status create_items();
-  // Plans the writes of the files' content (m_plan); a file missing a blob is
-  // added to `missing`, with the blob.
-  void plan_content(const std::vector<char>& skip, std::vector<std::pair<std::size_t, std::string>>& missing);
+  // Creates the entries and writes the files' content, the writes of a pack
+  // starting as soon as the files it writes to exist.
+  Status restore_files();
+  // Plans the writes of the files' content (m_plan), also of files that will not
+  // be created (their writes are skipped); a file missing a blob is added to
+  // `missing`, with the blob, and gets no writes.
+  void plan_content(std::vector<std::pair<std::size_t, std::string>>& missing);
   // The end of a batch of items starting at `begin`: at least k_batch items, and
   // no directory's run of entries split between two batches, so that two threads
   // seldom create entries in one directory (they would wait on its lock).
@@ -161,10 +196,11 @@ private:
     return end;
   }
   Status create_one(Item& item, std::size_t index, ParentDir& parent);
-  void write_content();
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
   void write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent);
+  // Closes the file's descriptor (if open), counting one fewer kept open.
+  void close_file(FileState& state);
   // Opens the file for writing unless it is open (kept from creation); false, with
   // the file marked failed, when it cannot be.
   bool open_file(FileState& state, const Item& item, ParentDir& parent);
@@ -387,6 +423,9 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
       state->meta_set = true;
     } else if (m_kept_open.fetch_add(1, std::memory_order_relaxed) < m_keep_open_limit) {
       state->fd = std::move(file);
+      state->kept = true;
+    } else {
+      m_kept_open.fetch_sub(1, std::memory_order_relaxed);
     }
     m_files[index] = std::move(state);
   }
@@ -394,8 +433,12 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
   return {};
 }
 
-Status Restorer::create_items() {
+Status Restorer::restore_files() {
   m_files.resize(m_items.size());
+  // The content is planned on a thread of its own while directories and files
+  // are created: it reads only the items' blob lists and the index.
+  std::vector<std::pair<std::size_t, std::string>> missing;  // files with a blob the index lacks: item, why
+  std::jthread planner([this, &missing] { plan_content(missing); });
   std::vector<char> skip(m_items.size(), 0);
   // Directories first, in order: a parent exists before its children.
   ParentDir dir_parent(m_root.get());
@@ -414,10 +457,6 @@ Status Restorer::create_items() {
       }
     }
   }
-  // Then files, links and special files, in parallel: creating files is kernel
-  // work that scales with cores on most filesystems. Hard links to an earlier
-  // file come last, once their target exists. Items go to the threads in
-  // batches, which keeps the hand-offs few and the parent directory open.
   auto create = [this](std::size_t i, ParentDir& parent) {
     auto st = create_one(m_items[i], i, parent);
     if (!st) {
@@ -425,16 +464,29 @@ Status Restorer::create_items() {
       m_items[i].not_created = true;
     }
   };
-  // The content is planned on a thread of its own while files are created: it
-  // reads only the items' blob lists and the index.
-  std::vector<std::pair<std::size_t, std::string>> missing;  // files with a blob the index lacks: item, why
-  std::jthread planner([this, &skip, &missing] { plan_content(skip, missing); });
+  std::vector<std::size_t> ends;  // of the batches of items handed to a creating thread
+  for (std::size_t begin = 0; begin < m_items.size(); begin = ends.back()) ends.push_back(batch_end(begin));
+  CreationMark created(ends);
+  // Pack reads are I/O: keep one more in flight than there are cores (each
+  // thread holds a read buffer and a decompression buffer of up to 2 MiB).
+  ThreadPool writers(threads() + 1, threads() + 1);
+  std::vector<std::future<void>> written;
   {
-    ThreadPool pool(threads() + 2, 4 * (threads() + 2));
-    std::vector<std::future<void>> done;
-    for (std::size_t begin = 0, end = 0; begin < m_items.size() && !cancelled(); begin = end) {
-      end = batch_end(begin);
-      done.push_back(pool.submit([this, &skip, &create, begin, end] {
+    // Files, links and special files are created in parallel: creating files is
+    // kernel work that scales with cores on most filesystems. Items go to the
+    // threads in batches, which keeps the hand-offs few and the parent directory
+    // open. The pack writes start while files are still being created, each once
+    // the files it writes to exist.
+    ThreadPool creators(threads() + 2, ends.size());
+    std::vector<std::future<void>> creating;
+    for (std::size_t k = 0; k < ends.size(); ++k) {
+      const std::size_t begin = k == 0 ? 0 : ends[k - 1], end = ends[k];
+      creating.push_back(creators.submit([this, &skip, &create, &created, k, begin, end] {
+        struct Finish {
+          CreationMark& mark;
+          std::size_t batch;
+          ~Finish() { mark.finish(batch); }
+        } finish{created, k};
         ParentDir parent(m_root.get());
         for (std::size_t i = begin; i < end; ++i) {
           if (skip[i] || m_items[i].node.type == FileType::dir || m_items[i].link_to != SIZE_MAX) continue;
@@ -443,74 +495,104 @@ Status Restorer::create_items() {
         }
       }));
     }
-    for (auto& f : done) f.get();
+    planner.join();
+    ::malloc_trim(0);  // the planner's look-up table
+    // Packs in the order of the last file they write to: mostly the order files
+    // are created in.
+    std::vector<std::pair<std::size_t, decltype(m_plan)::value_type*>> order;
+    order.reserve(m_plan.size());
+    for (auto& entry : m_plan) {
+      std::size_t last = 0;
+      for (const auto& blob : entry.second)
+        for (const auto& use : blob.uses) last = std::max(last, use.item);
+      order.emplace_back(last, &entry);
+    }
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& pack : order) {
+      if (cancelled()) break;
+      created.wait_for(pack.first);
+      auto* entry = pack.second;
+      written.push_back(writers.submit([this, entry] { restore_pack(entry->first, entry->second); }));
+    }
+    for (auto& f : creating) f.get();
   }
-  planner.join();
-  if (cancelled()) return fail(Errc::interrupted, "interrupted");
-  ParentDir link_parent(m_root.get());
-  for (std::size_t i = 0; i < m_items.size(); ++i)
-    if (!skip[i] && m_items[i].link_to != SIZE_MAX) create(i, link_parent);
+  // Hard links to an earlier file come last, once their target exists.
+  if (!cancelled()) {
+    ParentDir link_parent(m_root.get());
+    for (std::size_t i = 0; i < m_items.size(); ++i)
+      if (!skip[i] && m_items[i].link_to != SIZE_MAX) create(i, link_parent);
+  }
+  // Files missing a blob have no writes planned.
   for (auto& [i, why] : missing) {
     if (!m_files[i]) continue;
+    std::lock_guard lock(m_files[i]->mutex);
     m_files[i]->failed = true;
     m_files[i]->error = std::move(why);
     m_files[i]->remaining = 0;
-    m_files[i]->fd.reset();  // nothing will be written: it is removed after the writes
+    close_file(*m_files[i]);  // nothing will be written: it is removed after the writes
   }
-  // A file that could not be created has no state: its blobs are not written.
-  for (auto pack = m_plan.begin(); pack != m_plan.end();) {
-    auto& blobs = pack->second;
-    for (auto& blob : blobs)
-      std::erase_if(blob.uses, [this](const BlobUse& use) { return !m_files[use.item]; });
-    std::erase_if(blobs, [](const PlannedBlob& blob) { return blob.uses.empty(); });
-    pack = blobs.empty() ? m_plan.erase(pack) : std::next(pack);
-  }
-  // The plan holds what the writes need: the blob lists go (unless --verify reads
-  // them again), and the memory planning took goes back to the system before the
-  // pack buffers are taken.
+  // The writes need the plan only: the blob lists go (unless --verify reads them
+  // again), and the memory planning took goes back to the system.
   if (!m_opt.verify)
     for (auto& item : m_items) std::vector<Id>().swap(item.node.content);
   ::malloc_trim(0);
+  for (auto& f : written) f.get();
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
   return {};
 }
 
-void Restorer::plan_content(const std::vector<char>& skip, std::vector<std::pair<std::size_t, std::string>>& missing) {
+void Restorer::plan_content(std::vector<std::pair<std::size_t, std::string>>& missing) {
   // Which blob goes where, grouped by pack; each blob once, with every place it is written to.
+  // A file missing a blob gets no writes: it is removed after them.
   std::unordered_map<Id, std::size_t, IdHash> plan_pos;  // blob -> position in its pack's list
+  std::vector<repo::BlobLocation> locs;
   for (std::size_t i = 0; i < m_items.size() && !cancelled(); ++i) {
     const Item& item = m_items[i];
-    if (skip[i] || item.node.type != FileType::file || item.link_to != SIZE_MAX) continue;
-    std::uint64_t offset = 0;
+    if (item.node.type != FileType::file || item.link_to != SIZE_MAX) continue;
+    locs.clear();
     for (const Id& id : item.node.content) {
       auto loc = m_repo.index().find(BlobType::data, id);
       if (!loc) {
         missing.emplace_back(i, "data blob " + id.hex() + " is missing from the repository");
         break;
       }
-      auto& blobs = m_plan[loc->pack_id];
-      auto [pos, inserted] = plan_pos.emplace(id, blobs.size());
-      if (inserted) blobs.push_back({loc->blob, {}});
+      locs.push_back(*loc);
+    }
+    if (locs.size() != item.node.content.size()) continue;
+    std::uint64_t offset = 0;
+    for (const auto& loc : locs) {
+      auto& blobs = m_plan[loc.pack_id];
+      auto [pos, inserted] = plan_pos.emplace(loc.blob.id, blobs.size());
+      if (inserted) blobs.push_back({loc.blob, {}});
       blobs[pos->second].uses.push_back({i, offset});
-      offset += loc->blob.raw_length;
+      offset += loc.blob.raw_length;
     }
   }
 }
 
 void Restorer::fail_blob(const PlannedBlob& planned, const std::string& why) {
   for (const auto& use : planned.uses) {
+    if (!m_files[use.item]) continue;  // not created (reported)
     auto& state = *m_files[use.item];
     std::lock_guard lock(state.mutex);
     if (!state.failed) {
       state.failed = true;
       state.error = why;
     }
-    if (state.remaining > 0 && --state.remaining == 0) state.fd.reset();
+    if (state.remaining > 0 && --state.remaining == 0) close_file(state);
   }
+}
+
+void Restorer::close_file(FileState& state) {
+  state.fd.reset();
+  if (state.kept) m_kept_open.fetch_sub(1, std::memory_order_relaxed);
+  state.kept = false;
 }
 
 void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent) {
   bool zero = std::all_of(data.begin(), data.end(), [](std::uint8_t b) { return b == 0; });
   for (const auto& use : planned.uses) {
+    if (!m_files[use.item]) continue;  // not created (reported)
     auto& state = *m_files[use.item];
     const Item& item = m_items[use.item];
     std::lock_guard lock(state.mutex);
@@ -541,6 +623,7 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& 
       }
       if (state.fd) {
         auto st = state.fd.close(item.rel);
+        close_file(state);
         if (!st && !state.failed) {
           state.failed = true;
           state.error = st.error().message();
@@ -603,19 +686,6 @@ void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) 
         write_blob(p, *raw, parent);
       },
       [] { return cancelled(); });
-}
-
-void Restorer::write_content() {
-  // Pack reads are I/O: keep one more in flight than there are cores (each
-  // thread holds a read buffer and a decompression buffer of up to 2 MiB).
-  ThreadPool pool(threads() + 1, threads() + 1);
-  std::vector<std::future<void>> done;
-  for (auto& [pack_id, blobs] : m_plan) {
-    const Id& id = pack_id;
-    auto& list = blobs;
-    done.push_back(pool.submit([this, &id, &list] { restore_pack(id, list); }));
-  }
-  for (auto& f : done) f.get();
 }
 
 void Restorer::apply_metadata(const Item& item, ParentDir& parent) {
@@ -775,12 +845,10 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     m_progress->bytes_total = total;
     m_progress->files_total = m_items.size();
   }
-  KHO_TRY_STATUS(create_items());
+  KHO_TRY_STATUS(restore_files());
   m_result.files = m_files_created;
   m_result.dirs = m_dirs_created;
   m_result.other = m_other_created;
-  write_content();
-  if (cancelled()) return fail(Errc::interrupted, "interrupted");
   for (std::size_t i = 0; i < m_items.size(); ++i) {
     std::size_t source = m_items[i].link_to != SIZE_MAX ? m_items[i].link_to : i;
     if (!m_files[source] || !m_files[source]->failed) continue;
