@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
+#include <thread>
 #include <unordered_set>
 
 #include "kho/util/path.hpp"
@@ -62,7 +64,14 @@ private:
     m_result.errors.push_back({std::move(object), std::move(message)});
     if (m_progress) m_progress->errors++;
   }
+  // What the walk of the snapshots' trees finds: kept apart (it runs beside the
+  // pack reads) and listed before their errors.
+  void walk_error(std::string object, std::string message) {
+    m_walk_errors.push_back({std::move(object), std::move(message)});
+    if (m_progress) m_progress->errors++;
+  }
   void walk_tree(const Id& tree_id, const std::string& snapshot, const std::string& path);
+  Status walk_snapshots();
   void check_keys();
   // " (listed in index/…)": which index files name a pack, so a stale one can be found.
   std::string listed_by(const Id& pack) const;
@@ -76,6 +85,7 @@ private:
   CheckResult m_result;
   std::vector<repo::SnapshotRef> m_snapshots;
   std::unordered_set<Id, IdHash> m_seen_trees;
+  std::vector<CheckProblem> m_walk_errors;
   std::map<Id, std::vector<repo::PackedBlob>> m_pack_blobs;  // from the index
   std::unordered_set<Id, IdHash> m_damaged_data;  // blob ids
   std::unordered_set<Id, IdHash> m_damaged_trees;
@@ -84,20 +94,20 @@ private:
 void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const std::string& path) {
   repo::TreeDepth nesting;
   if (nesting.too_deep()) {
-    error("snapshot " + snapshot, repo::TreeDepth::error(path).message() + ": nothing below it is checked");
+    walk_error("snapshot " + snapshot, repo::TreeDepth::error(path).message() + ": nothing below it is checked");
     return;
   }
   if (!m_seen_trees.insert(tree_id).second) return;
   m_result.trees++;
   if (!m_repo.index().has(BlobType::tree, tree_id)) {
-    error("snapshot " + snapshot, fmt::format("tree {} for {} is missing from the index: everything below {} is lost",
+    walk_error("snapshot " + snapshot, fmt::format("tree {} for {} is missing from the index: everything below {} is lost",
                                               tree_id.hex(), path, path));
     return;
   }
   auto tree = m_repo.load_tree(tree_id);
   if (!tree) {
     auto loc = m_repo.index().find(BlobType::tree, tree_id);
-    error(loc ? "pack " + loc->pack_id.hex() : "tree " + tree_id.hex(),
+    walk_error(loc ? "pack " + loc->pack_id.hex() : "tree " + tree_id.hex(),
           fmt::format("tree {} ({} in snapshot {}) cannot be read: {}", tree_id.hex(), path, snapshot,
                       tree.error().message()));
     return;
@@ -107,7 +117,7 @@ void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const st
     for (const auto& id : node.content) {
       m_result.blobs++;
       if (!m_repo.index().has(BlobType::data, id))
-        error("snapshot " + snapshot, fmt::format("{}: data blob {} is missing from the index", child, id.hex()));
+        walk_error("snapshot " + snapshot, fmt::format("{}: data blob {} is missing from the index", child, id.hex()));
     }
     if (node.subtree) walk_tree(*node.subtree, snapshot, child);
   }
@@ -279,6 +289,14 @@ void Checker::trace_damage() {
   }
 }
 
+Status Checker::walk_snapshots() {
+  for (const auto& s : m_snapshots) {
+    if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    walk_tree(s.snapshot.tree, s.id.short_hex(), "/");
+  }
+  return {};
+}
+
 Result<CheckResult> Checker::run() {
   TimeNs start = now_ns();
   KHO_TRY_ASSIGN(Subset subset, parse_subset(m_opt.read_data_subset));
@@ -326,10 +344,14 @@ Result<CheckResult> Checker::run() {
   KHO_TRY_ASSIGN(m_snapshots, m_repo.list_snapshots(&snapshot_errors));
   for (const auto& e : snapshot_errors) error("snapshot", e.message());
   m_result.snapshots = m_snapshots.size();
-  for (const auto& s : m_snapshots) {
-    if (cancelled()) return fail(Errc::interrupted, "interrupted");
-    walk_tree(s.snapshot.tree, s.id.short_hex(), "/");
-  }
+  // The trees are walked while the packs are read (on a thread of their own then).
+  const std::size_t errors_before = m_result.errors.size();
+  Status walked;  // before the thread that sets it, which is joined first
+  std::optional<std::jthread> walker;
+  if (read_data)
+    walker.emplace([this, &walked] { walked = walk_snapshots(); });
+  else
+    walked = walk_snapshots();
 
   if (read_data) {
     std::vector<std::pair<Id, std::uint64_t>> to_read;
@@ -364,8 +386,12 @@ Result<CheckResult> Checker::run() {
       }
       for (auto& f : done) f.get();
     }
-    if (cancelled()) return fail(Errc::interrupted, "interrupted");
+    walker.reset();  // joins it
   }
+  KHO_TRY_STATUS(walked);
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  m_result.errors.insert(m_result.errors.begin() + static_cast<std::ptrdiff_t>(errors_before),
+                         std::make_move_iterator(m_walk_errors.begin()), std::make_move_iterator(m_walk_errors.end()));
   if (!m_damaged_data.empty() || !m_damaged_trees.empty()) trace_damage();
   m_result.duration_s = static_cast<double>(now_ns() - start) / 1e9;
   return std::move(m_result);
