@@ -100,16 +100,17 @@ void Checker::walk_tree(const Id& tree_id, const std::string& snapshot, const st
   if (!m_seen_trees.insert(tree_id).second) return;
   m_result.trees++;
   if (!m_repo.index().has(BlobType::tree, tree_id)) {
-    walk_error("snapshot " + snapshot, fmt::format("tree {} for {} is missing from the index: everything below {} is lost",
-                                              tree_id.hex(), path, path));
+    walk_error("snapshot " + snapshot,
+               fmt::format("tree {} for {} is missing from the index: everything below {} is lost", tree_id.hex(),
+                           path, path));
     return;
   }
   auto tree = m_repo.load_tree(tree_id);
   if (!tree) {
     auto loc = m_repo.index().find(BlobType::tree, tree_id);
     walk_error(loc ? "pack " + loc->pack_id.hex() : "tree " + tree_id.hex(),
-          fmt::format("tree {} ({} in snapshot {}) cannot be read: {}", tree_id.hex(), path, snapshot,
-                      tree.error().message()));
+               fmt::format("tree {} ({} in snapshot {}) cannot be read: {}", tree_id.hex(), path, snapshot,
+                           tree.error().message()));
     return;
   }
   for (const auto& node : tree->nodes) {
