@@ -61,13 +61,15 @@ public:
 private:
   void error(std::string object, std::string message) {
     std::lock_guard lock(m_mutex);
-    m_result.errors.push_back({std::move(object), std::move(message)});
-    if (m_progress) m_progress->errors++;
+    add_error(m_result.errors, std::move(object), std::move(message));
   }
   // What the walk of the snapshots' trees finds: kept apart (it runs beside the
   // pack reads) and listed before their errors.
   void walk_error(std::string object, std::string message) {
-    m_walk_errors.push_back({std::move(object), std::move(message)});
+    add_error(m_walk_errors, std::move(object), std::move(message));
+  }
+  void add_error(std::vector<CheckProblem>& list, std::string object, std::string message) {
+    list.push_back({std::move(object), std::move(message)});
     if (m_progress) m_progress->errors++;
   }
   void walk_tree(const Id& tree_id, const std::string& snapshot, const std::string& path);

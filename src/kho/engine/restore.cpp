@@ -139,6 +139,10 @@ class CreationMark {
 public:
   explicit CreationMark(std::vector<std::size_t> ends) : m_ends(std::move(ends)), m_done(m_ends.size(), 0) {}
 
+  std::size_t batches() const { return m_ends.size(); }
+  // The items of a batch: [first, second).
+  std::pair<std::size_t, std::size_t> batch(std::size_t k) const { return {k == 0 ? 0 : m_ends[k - 1], m_ends[k]}; }
+
   void finish(std::size_t batch) {
     {
       std::lock_guard lock(m_mutex);
@@ -199,8 +203,9 @@ private:
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
   void write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent);
-  // Closes the file's descriptor (if open), counting one fewer kept open.
-  void close_file(FileState& state);
+  // Closes the file's descriptor (if open), counting one fewer kept open; what
+  // close(2) reports matters only after writes.
+  Status close_file(FileState& state, const std::string& name);
   // Opens the file for writing unless it is open (kept from creation); false, with
   // the file marked failed, when it cannot be.
   bool open_file(FileState& state, const Item& item, ParentDir& parent);
@@ -466,7 +471,7 @@ Status Restorer::restore_files() {
   };
   std::vector<std::size_t> ends;  // of the batches of items handed to a creating thread
   for (std::size_t begin = 0; begin < m_items.size(); begin = ends.back()) ends.push_back(batch_end(begin));
-  CreationMark created(ends);
+  CreationMark created(std::move(ends));
   // Pack reads are I/O: keep one more in flight than there are cores (each
   // thread holds a read buffer and a decompression buffer of up to 2 MiB).
   ThreadPool writers(threads() + 1, threads() + 1);
@@ -477,11 +482,11 @@ Status Restorer::restore_files() {
     // threads in batches, which keeps the hand-offs few and the parent directory
     // open. The pack writes start while files are still being created, each once
     // the files it writes to exist.
-    ThreadPool creators(threads() + 2, ends.size());
+    ThreadPool creators(threads() + 2, created.batches());
     std::vector<std::future<void>> creating;
-    for (std::size_t k = 0; k < ends.size(); ++k) {
-      const std::size_t begin = k == 0 ? 0 : ends[k - 1], end = ends[k];
-      creating.push_back(creators.submit([this, &skip, &create, &created, k, begin, end] {
+    for (std::size_t k = 0; k < created.batches(); ++k) {
+      const auto range = created.batch(k);
+      creating.push_back(creators.submit([this, &skip, &create, &created, k, begin = range.first, end = range.second] {
         struct Finish {
           CreationMark& mark;
           std::size_t batch;
@@ -529,7 +534,7 @@ Status Restorer::restore_files() {
     m_files[i]->failed = true;
     m_files[i]->error = std::move(why);
     m_files[i]->remaining = 0;
-    close_file(*m_files[i]);  // nothing will be written: it is removed after the writes
+    (void)close_file(*m_files[i], m_items[i].rel);  // nothing will be written: it is removed after the writes
   }
   // The writes need the plan only: the blob lists go (unless --verify reads them
   // again), and the memory planning took goes back to the system.
@@ -579,14 +584,15 @@ void Restorer::fail_blob(const PlannedBlob& planned, const std::string& why) {
       state.failed = true;
       state.error = why;
     }
-    if (state.remaining > 0 && --state.remaining == 0) close_file(state);
+    if (state.remaining > 0 && --state.remaining == 0) (void)close_file(state, m_items[use.item].rel);
   }
 }
 
-void Restorer::close_file(FileState& state) {
-  state.fd.reset();
+Status Restorer::close_file(FileState& state, const std::string& name) {
+  auto st = state.fd ? state.fd.close(name) : Status{};
   if (state.kept) m_kept_open.fetch_sub(1, std::memory_order_relaxed);
   state.kept = false;
+  return st;
 }
 
 void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent) {
@@ -621,13 +627,9 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& 
         set_metadata(item, {.fd = state.fd.get()});
         state.meta_set = true;
       }
-      if (state.fd) {
-        auto st = state.fd.close(item.rel);
-        close_file(state);
-        if (!st && !state.failed) {
-          state.failed = true;
-          state.error = st.error().message();
-        }
+      if (auto st = close_file(state, item.rel); !st && !state.failed) {
+        state.failed = true;
+        state.error = st.error().message();
       }
       if (m_progress) {
         m_progress->files_done++;
