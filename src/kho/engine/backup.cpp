@@ -208,6 +208,10 @@ private:
     m_errors.push_back({path, e.message()});
     if (m_progress) m_progress->errors++;
   }
+  void read_xattrs(const std::string& path, Node& node) {
+    if (auto xattrs = platform::get_xattrs(path)) node.xattrs = std::move(*xattrs);
+    else record_error(path, xattrs.error());
+  }
 
   template <typename ReadFn>
   Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total, bool offload, Bytes* head = nullptr);
@@ -346,6 +350,8 @@ Result<Node> Backup::store_file(const std::string& path, Node node, bool modifie
   struct stat st;
   if (::fstat(fd, &st) != 0) return fail_errno("cannot stat " + path, errno);
   if (!S_ISREG(st.st_mode)) return fail(Errc::io, path + " is no longer a regular file");
+  if (auto xattrs = platform::get_xattrs_fd(fd, path)) node.xattrs = std::move(*xattrs);
+  else record_error(path, xattrs.error());
   // Larger read-ahead for a file read in several blocks; a system call saved on
   // each small one (most files of a tree).
   if (st.st_size > static_cast<off_t>(k_read_block)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -423,13 +429,10 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
   // are taken from the parent instead of asked for again (a path lookup each).
   const bool same_inode = pnode && !m_opt.force_read && pnode->inode == info->inode &&
                           pnode->device == info->device && pnode->ctime_ns == info->ctime_ns;
-  if (same_inode) {
-    node.xattrs = pnode->xattrs;
-  } else if (auto xattrs = platform::get_xattrs(path)) {
-    node.xattrs = std::move(*xattrs);
-  } else {
-    record_error(path, xattrs.error());
-  }
+  // A regular file read again has them read through the descriptor it is read by.
+  const bool xattrs_when_read = info->type == FileType::file && !same_inode;
+  if (same_inode) node.xattrs = pnode->xattrs;
+  else if (!xattrs_when_read) read_xattrs(path, node);
   switch (info->type) {
     case FileType::dir: {
       if (m_opt.one_file_system && root_device != 0 && info->device != root_device) {
@@ -455,6 +458,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
     case FileType::file: {
       m_count.total_files++;
       if (unchanged(pnode, *info)) {
+        if (xattrs_when_read) read_xattrs(path, node);  // another device, same inode and change time
         node.content = pnode->content;
         m_count.files_unmodified++;
         m_count.total_bytes += info->size;

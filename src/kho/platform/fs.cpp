@@ -142,20 +142,21 @@ namespace {
 
 bool no_xattr_support(int err) { return err == ENOTSUP || err == ENOSYS; }
 
-}  // namespace
-
-Result<Xattrs> get_xattrs(const std::string& path) {
+// list(buffer, size) and get(name, buffer, size) are listxattr(2) and getxattr(2)
+// on one file; `path` names it in errors.
+template <typename List, typename Get>
+Result<Xattrs> read_xattrs(const std::string& path, List&& list, Get&& get) {
   // The list and values can change between the size query and the read: retry on ERANGE.
   std::string names;
   for (;;) {
-    ssize_t size = ::llistxattr(path.c_str(), nullptr, 0);
+    ssize_t size = list(nullptr, 0);
     if (size < 0) {
       if (no_xattr_support(errno)) return Xattrs{};
       return fail_errno("listing xattrs of " + path, errno);
     }
     if (size == 0) return Xattrs{};
     names.resize(static_cast<std::size_t>(size));
-    size = ::llistxattr(path.c_str(), names.data(), names.size());
+    size = list(names.data(), names.size());
     if (size >= 0) {
       names.resize(static_cast<std::size_t>(size));
       break;
@@ -173,7 +174,7 @@ Result<Xattrs> get_xattrs(const std::string& path) {
     Bytes value;
     bool present = true;
     for (;;) {
-      ssize_t size = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+      ssize_t size = get(name.c_str(), nullptr, 0);
       if (size < 0) {
         if (errno == ENODATA) {  // removed since listed
           present = false;
@@ -182,7 +183,7 @@ Result<Xattrs> get_xattrs(const std::string& path) {
         return fail_errno("reading xattr " + name + " of " + path, errno);
       }
       value.resize(static_cast<std::size_t>(size));
-      size = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+      size = get(name.c_str(), value.data(), value.size());
       if (size >= 0) {
         value.resize(static_cast<std::size_t>(size));
         break;
@@ -197,6 +198,20 @@ Result<Xattrs> get_xattrs(const std::string& path) {
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
+}
+
+}  // namespace
+
+Result<Xattrs> get_xattrs(const std::string& path) {
+  return read_xattrs(
+      path, [&](char* list, std::size_t size) { return ::llistxattr(path.c_str(), list, size); },
+      [&](const char* name, void* value, std::size_t size) { return ::lgetxattr(path.c_str(), name, value, size); });
+}
+
+Result<Xattrs> get_xattrs_fd(int fd, const std::string& path) {
+  return read_xattrs(
+      path, [fd](char* list, std::size_t size) { return ::flistxattr(fd, list, size); },
+      [fd](const char* name, void* value, std::size_t size) { return ::fgetxattr(fd, name, value, size); });
 }
 
 Status set_xattr_fd(int fd, const std::string& name, ByteSpan value) {

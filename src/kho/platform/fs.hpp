@@ -70,6 +70,8 @@ using Xattrs = std::vector<std::pair<std::string, Bytes>>;
 // Extended attributes of `path` (not following a symlink), sorted by name. A
 // filesystem without xattr support yields an empty list, not an error.
 Result<Xattrs> get_xattrs(const std::string& path);
+// The same of an open file, `path` naming it in errors: no look-up of the path.
+Result<Xattrs> get_xattrs_fd(int fd, const std::string& path);
 
 // Sets one extended attribute on an open file descriptor.
 Status set_xattr_fd(int fd, const std::string& name, ByteSpan value);
