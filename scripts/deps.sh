@@ -11,7 +11,7 @@ build_pkgs=(
   libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libsqlite3-dev
   libcurl4-openssl-dev libssl-dev libexpected-dev tzdata
 )
-test_pkgs=(rsync attr restic openssh-server rclone python3 procps psmisc coreutils findutils
+test_pkgs=(rsync attr acl restic openssh-server rclone python3 procps psmisc coreutils findutils
   tar libarchive-tools zip unzip cpio gzip zstd xz-utils time sqlite3 openssl chromium util-linux
   clang-14 libclang-rt-14-dev)
 # examples/system: PostgreSQL 15 (Debian 12's), the web service, the HTTP checks.

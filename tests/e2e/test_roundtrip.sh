@@ -174,6 +174,29 @@ cmp "$SRC/sparse.img" "$R3$SRC/sparse.img"
 if ((SPARSE_OK)); then assert_sparse "$R3$SRC/sparse.img" $((9 * MiB)); fi
 rm -rf "$R3"
 
+step "into a set-group-ID target, under a default ACL and under umask 077, to the same tree"
+# A file that gets its owner and mode from the restore anyway is created with
+# them, with nothing set after; in these targets a new file gets another group
+# (a set-group-ID directory's, passed down to the directories made below it) or
+# another mode (from a default ACL, or through the umask).
+R4=$TEST_DIR/restore-setgid
+mkdir "$R4"
+if ((IS_ROOT)); then chgrp 4242 "$R4"; fi
+chmod 2775 "$R4"
+expect_exit 0 kho restore latest --target "$R4"
+assert_trees_equal "$SRC" "$R4$SRC"
+rm -rf "$R4"
+R4=$TEST_DIR/restore-default-acl
+mkdir "$R4"
+setfacl -d -m u::rwx,g::---,o::--- "$R4" || fail "cannot set a default ACL on $R4"
+expect_exit 0 kho restore latest --target "$R4"
+assert_trees_equal "$SRC" "$R4$SRC"
+rm -rf "$R4"
+R4=$TEST_DIR/restore-umask
+(umask 077 && expect_exit 0 kho restore latest --target "$R4")
+assert_trees_equal "$SRC" "$R4$SRC"
+rm -rf "$R4"
+
 step "hardlinks restored as one inode with three names"
 read -r ino_a nl_a < <(stat -c '%i %h' "$R1$SRC/hard/a.txt")
 read -r ino_b nl_b < <(stat -c '%i %h' "$R1$SRC/hard/b.txt")

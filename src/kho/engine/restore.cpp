@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -58,16 +59,51 @@ public:
   Result<int> open(const std::string& parent_rel) {
     if (m_fd && parent_rel == m_rel) return m_fd.get();
     m_fd.reset();
+    m_asked = false;
     KHO_TRY_ASSIGN(m_fd, open_beneath(m_root, parent_rel, O_RDONLY | O_DIRECTORY, 0));
     m_rel = parent_rel;
     return m_fd.get();
+  }
+  // The group of a file created in the directory last opened: the directory's
+  // own when it is set-group-ID, else this process's. None when the directory
+  // has a default ACL (a new file's mode then comes from it, not from the umask)
+  // or cannot be asked. Asked once per directory.
+  std::optional<gid_t> new_file_group() {
+    if (!m_asked && m_fd) {
+      m_asked = true;
+      struct stat st;
+      const bool no_default_acl = ::fgetxattr(m_fd.get(), "system.posix_acl_default", nullptr, 0) < 0 &&
+                                  (errno == ENODATA || errno == ENOTSUP);
+      if (no_default_acl && ::fstat(m_fd.get(), &st) == 0)
+        m_new_group = (st.st_mode & S_ISGID) ? st.st_gid : ::getegid();
+      else
+        m_new_group.reset();
+    }
+    return m_new_group;
   }
 
 private:
   int m_root;
   Fd m_fd;
   std::string m_rel;
+  bool m_asked = false;
+  std::optional<gid_t> m_new_group;
 };
+
+// This process's umask, read without changing it; none when it cannot be read.
+std::optional<mode_t> read_umask() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Umask:", 0) == 0) {
+      try {
+        return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+      } catch (...) {
+        return std::nullopt;
+      }
+    }
+  return std::nullopt;
+}
 
 // Makes room for `name` when something is already there: anything but a
 // directory is removed (a directory is never replaced by anything else).
@@ -111,6 +147,7 @@ struct FileState {
   bool failed = false;
   bool kept = false;      // fd is open from creation, counted in m_kept_open
   bool meta_set = false;  // owner, mode, xattrs and times set through the descriptor
+  bool made_final = false;  // created with its owner and mode
   std::string error;
 };
 
@@ -120,6 +157,7 @@ struct MetaTarget {
   int fd = -1;
   int dir = -1;
   const char* name = nullptr;
+  bool made_final = false;  // the owner and mode it was created with are its own
 };
 
 struct BlobUse {
@@ -236,7 +274,9 @@ private:
   std::mutex m_problem_mutex;
   std::string m_snap_prefix;  // snapshot path of the target's top
   RestoreResult m_result;
-  bool m_is_root = ::geteuid() == 0;
+  const uid_t m_euid = ::geteuid();
+  const bool m_is_root = m_euid == 0;
+  std::optional<mode_t> m_umask = read_umask();
   // Files created are kept open for their writes, up to this many at once:
   // closing and reopening one costs two system calls (a lookup beneath the target).
   std::size_t m_keep_open_limit = keep_open_limit();
@@ -372,6 +412,14 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
       return failf(Errc::corruption, "{}: its data blobs hold {} bytes but the snapshot records {}", item.rel, total,
                    n.size);
   }
+  // A file that gets its owner and group from this process anyway is created
+  // with its mode, when the umask leaves that whole and it lets the owner write
+  // (for a reopen): no owner look-up nor change of mode after. Owners are set
+  // only by root.
+  bool made_final = false;
+  if (n.type == FileType::file && !hardlink && m_umask && (n.mode & ~mode_t{0777}) == 0 && (n.mode & *m_umask) == 0 &&
+      (n.mode & S_IWUSR) != 0)
+    if (auto group = parent.new_file_group()) made_final = !m_is_root || (n.uid == m_euid && n.gid == *group);
   // Anything else replaces what is there (but never a directory). Creating is
   // tried first; what is in the way is looked at only when that fails.
   Fd file;
@@ -380,7 +428,8 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
     switch (n.type) {
       case FileType::file: {
         if (hardlink) return ::linkat(m_root.get(), m_items[item.link_to].rel.c_str(), dir, nm, 0);
-        const int fd = ::openat(dir, nm, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        const int fd =
+            ::openat(dir, nm, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, made_final ? n.mode : 0600);
         if (fd < 0) return -1;
         file = Fd(fd);
         return 0;
@@ -423,8 +472,9 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
     auto state = std::make_unique<FileState>();
     state->remaining = n.content.size();
     state->size = n.size;  // a file missing blobs fails before it is sized
+    state->made_final = made_final;
     if (state->remaining == 0) {
-      set_metadata(item, {.fd = file.get()});  // an empty file: nothing to write
+      set_metadata(item, {.fd = file.get(), .made_final = made_final});  // an empty file: nothing to write
       state->meta_set = true;
     } else if (m_kept_open.fetch_add(1, std::memory_order_relaxed) < m_keep_open_limit) {
       state->fd = std::move(file);
@@ -624,7 +674,7 @@ void Restorer::write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& 
       if (!state.failed && state.end < state.size) size_file(state, item, parent);
       if (!state.failed && state.fd) {
         // Set while the file is open: no lookup of its name again.
-        set_metadata(item, {.fd = state.fd.get()});
+        set_metadata(item, {.fd = state.fd.get(), .made_final = state.made_final});
         state.meta_set = true;
       }
       if (auto st = close_file(state, item.rel); !st && !state.failed) {
@@ -707,7 +757,8 @@ void Restorer::set_metadata(const Item& item, const MetaTarget& t) {
   // restored by root): asking costs less than a change, which the filesystem
   // journals even when it changes nothing.
   struct stat st;
-  const bool owned = m_is_root && by_fd && ::fstat(t.fd, &st) == 0 && st.st_uid == n.uid && st.st_gid == n.gid;
+  const bool owned = t.made_final || (m_is_root && by_fd && ::fstat(t.fd, &st) == 0 && st.st_uid == n.uid &&
+                                      st.st_gid == n.gid);
   if (m_is_root && !owned &&
       (by_fd ? ::fchown(t.fd, n.uid, n.gid) : ::fchownat(t.dir, t.name, n.uid, n.gid, AT_SYMLINK_NOFOLLOW)) != 0)
     problem(snap_of(item), std::string("cannot set owner: ") + std::strerror(errno));
@@ -723,7 +774,8 @@ void Restorer::set_metadata(const Item& item, const MetaTarget& t) {
     if (rc != 0 && errno != ENOTSUP && errno != EPERM)
       problem(snap_of(item), "cannot set xattr " + key + ": " + std::strerror(errno));
   }
-  if (n.type != FileType::symlink && (by_fd ? ::fchmod(t.fd, n.mode) : ::fchmodat(t.dir, t.name, n.mode, 0)) != 0)
+  if (n.type != FileType::symlink && !t.made_final &&
+      (by_fd ? ::fchmod(t.fd, n.mode) : ::fchmodat(t.dir, t.name, n.mode, 0)) != 0)
     problem(snap_of(item), std::string("cannot set mode: ") + std::strerror(errno));
   struct timespec times[2];
   times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(n.mtime_ns / 1'000'000'000);
