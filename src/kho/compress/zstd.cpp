@@ -29,6 +29,7 @@ struct DCtxDeleter {
 // per class of input size, eight times apart; the largest class holds the
 // chunks of large files, whose tables no longer grow with the input.
 constexpr std::array<std::size_t, 3> k_context_classes = {4 * 1024, 32 * 1024, 256 * 1024};
+constexpr int k_default_level = 3;  // a new repository's
 
 ZSTD_CCtx* thread_cctx(std::size_t input_size) {
   thread_local std::array<std::unique_ptr<ZSTD_CCtx, CCtxDeleter>, k_context_classes.size() + 1> contexts;
@@ -59,10 +60,18 @@ std::size_t compress_bound(std::size_t size) { return ZSTD_compressBound(size); 
 
 std::size_t compress_into(ByteSpan data, int level, std::uint8_t* out) {
   ZSTD_CCtx* ctx = thread_cctx(data.size());
+  // At the default level, inputs over 256 KiB (the chunks of large files) get
+  // match tables half the size of zstd's own (hash log 16 and chain log 15, not
+  // 17 and 16; smaller inputs have about these already): they stay in a core's
+  // cache. On the benchmark's tree, ~4 % less CPU for the whole first backup and
+  // 0.35 % more bytes stored. Other levels are zstd's.
+  const bool tuned = level == k_default_level && data.size() > k_context_classes.back();
+  ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(ctx, ZSTD_c_hashLog, tuned ? 16 : 0);
+  ZSTD_CCtx_setParameter(ctx, ZSTD_c_chainLog, tuned ? 15 : 0);
   // One-shot compression records the content size in the frame header, which
   // decompress() checks before allocating.
-  const std::size_t n =
-      ZSTD_compressCCtx(ctx, out, ZSTD_compressBound(data.size()), data.data(), data.size(), level);
+  const std::size_t n = ZSTD_compress2(ctx, out, ZSTD_compressBound(data.size()), data.data(), data.size());
   if (ZSTD_isError(n)) {
     // The output buffer has compressBound() bytes, so only allocation can fail.
     if (ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation) throw std::bad_alloc();
