@@ -114,6 +114,10 @@ if setfattr -n user.kho -v 'giá trị' xattr.txt 2>/dev/null; then
 else
   echo "note: no user xattrs on this filesystem; xattr checks skipped"
 fi
+# An access ACL (an xattr that sets the mode's group bits to its mask).
+printf 'acl\n' >acl.txt
+chmod 0640 acl.txt
+setfacl -m u:1234:rw,m::rw acl.txt || fail "cannot set an ACL on $SRC/acl.txt"
 
 # Nanosecond mtimes on everything (directories last, deepest first), then a few
 # distinct ones.
@@ -216,6 +220,9 @@ if ((IS_ROOT)); then
   [[ $(stat -c %a "$R1$SRC/modes/none") == 0 ]] || fail "mode 0000 not restored"
   [[ $(stat -c %u:%g "$R1$SRC/modes/owned_by_uid_1234") == 1234:5678 ]] || fail "owner not restored"
 fi
+[[ $(getfacl -n "$R1$SRC/acl.txt" | tail -n +2) == "$(getfacl -n "$SRC/acl.txt" | tail -n +2)" ]] ||
+  fail "an ACL not restored as it was"
+[[ $(stat -c %a "$R1$SRC/acl.txt") == 660 ]] || fail "the mode of a file with an ACL not restored"
 if ((HAVE_XATTR)); then
   [[ $(getfattr --absolute-names --only-values -n user.kho "$R1$SRC/xattr.txt") == 'giá trị' ]] || fail "xattr not restored"
   [[ $(getfattr --absolute-names --only-values -n user.kho "$R1$SRC/xattr_empty.txt") == 'rỗng' ]] ||

@@ -265,6 +265,31 @@ TEST_CASE("Restore writes the files it can and removes those missing a blob or n
   REQUIRE(kho::test::read_file(dir / "target" / "good") == "shared bytes");
 }
 
+TEST_CASE("A directory that cannot be made is reported once and nothing below it is tried") {
+  kho::test::ScopedTempDir dir("kho-hostile");
+  CraftedRepo r(dir.path());
+  Id a = r.data("in a"), c = r.data("in c"), x = r.data("below");
+  const std::string too_long(300, 'b');  // past NAME_MAX: mkdir fails
+  Tree in_a, in_long, deeper, in_c, root;
+  in_a.nodes = {file_node("in_a", a, 4)};
+  deeper.nodes = {file_node("y", x, 5)};
+  in_long.nodes = {dir_node("deeper", r.tree(deeper)), file_node("x", x, 5)};
+  in_c.nodes = {file_node("in_c", c, 4)};
+  root.nodes = {dir_node("a", r.tree(in_a)), dir_node(too_long, r.tree(in_long)), dir_node("c", r.tree(in_c))};
+  Snapshot s = r.snapshot(r.tree(root));
+  engine::RestoreOptions options;
+  // Made while the walk goes on, and (with include patterns) after it.
+  SECTION("everything") {}
+  SECTION("with include patterns") { options.includes = {"/a", "/" + too_long, "/c"}; }
+  options.target = (dir / "target").string();
+  auto result = value_of(engine::run_restore(*r.repo, s, options));
+  REQUIRE(result.errors.size() == 1);
+  REQUIRE(mentions(result.errors, "cannot create directory " + too_long));
+  REQUIRE(result.files == 2);
+  REQUIRE(listing(dir / "target") == std::vector<std::string>{"a", "a/in_a", "c", "c/in_c"});
+  REQUIRE(kho::test::read_file(dir / "target" / "c" / "in_c") == "in c");
+}
+
 TEST_CASE("Index entries past the end of their pack are refused without reading them") {
   kho::test::ScopedTempDir dir("kho-hostile");
   CraftedRepo r(dir.path());

@@ -208,6 +208,9 @@ class Restorer {
 public:
   Restorer(const repo::Repository& repo, const RestoreOptions& opt, Progress* progress)
       : m_repo(repo), m_opt(opt), m_progress(progress), m_filter(opt.includes, opt.excludes) {}
+  ~Restorer() { close_dir_feed(); }  // the thread making directories ends, and is joined
+  Restorer(const Restorer&) = delete;
+  Restorer& operator=(const Restorer&) = delete;
 
   Result<RestoreResult> run(const repo::Snapshot& snapshot);
 
@@ -238,6 +241,15 @@ private:
     return end;
   }
   Status create_one(Item& item, std::size_t index, ParentDir& parent);
+  Status create_dir(const Item& item, ParentDir& parent);
+  // Directories are made on a thread of their own, in the order they are handed
+  // over (a parent before its children); nothing below one that could not be
+  // made is tried. finish_dirs() waits for the last, reports those not made and
+  // marks what is below them skipped.
+  void start_dirs();
+  void add_dir(std::size_t index, const Item& item);
+  void close_dir_feed();
+  void finish_dirs(std::vector<char>& skip);
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
   void write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent);
@@ -293,6 +305,16 @@ private:
   }
   static constexpr rlim_t k_max_kept_open = 1 << 16;
   static constexpr rlim_t k_reserved_fds = 1024;
+
+  struct DirFeed {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::vector<std::pair<std::size_t, const Item*>> queue;  // item and its index; a deque keeps items in place
+    bool closed = false;
+  };
+  DirFeed m_dir_feed;
+  std::vector<std::pair<std::size_t, std::string>> m_dir_failures;  // item, why; read once the thread is joined
+  std::jthread m_dir_maker;  // last: joined before the members it uses go
 };
 
 void Restorer::add_node(Node node, const std::string& rel, std::size_t depth) {
@@ -303,6 +325,7 @@ void Restorer::add_node(Node node, const std::string& rel, std::size_t depth) {
     if (!inserted) item.link_to = it->second;
   }
   m_items.push_back(std::move(item));
+  if (m_dir_maker.joinable() && m_items.back().node.type == FileType::dir) add_dir(m_items.size() - 1, m_items.back());
 }
 
 void Restorer::prefetch_trees(const Id& root, const std::string& snap) {
@@ -377,23 +400,85 @@ Status Restorer::collect(const Id& tree_id, const std::string& rel, const std::s
   return {};
 }
 
-Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
-  const Node& n = item.node;
+Status Restorer::create_dir(const Item& item, ParentDir& parent) {
   auto [parent_rel, name] = split_parent(item.rel);
   KHO_TRY_ASSIGN(const int dir, parent.open(parent_rel));
-  if (n.type == FileType::dir) {
-    if (::mkdirat(dir, name.c_str(), 0700) != 0) {
-      if (errno != EEXIST) return fail_errno("cannot create directory " + item.rel, errno);
-      struct stat st;
-      if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail_errno(item.rel, errno);
-      if (!S_ISDIR(st.st_mode)) {
-        if (::unlinkat(dir, name.c_str(), 0) != 0 || ::mkdirat(dir, name.c_str(), 0700) != 0)
-          return fail_errno("cannot replace " + item.rel + " with a directory", errno);
-      }
+  if (::mkdirat(dir, name.c_str(), 0700) != 0) {
+    if (errno != EEXIST) return fail_errno("cannot create directory " + item.rel, errno);
+    struct stat st;
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail_errno(item.rel, errno);
+    if (!S_ISDIR(st.st_mode)) {
+      if (::unlinkat(dir, name.c_str(), 0) != 0 || ::mkdirat(dir, name.c_str(), 0700) != 0)
+        return fail_errno("cannot replace " + item.rel + " with a directory", errno);
     }
-    count(m_dirs_created);
-    return {};
   }
+  count(m_dirs_created);
+  return {};
+}
+
+void Restorer::start_dirs() {
+  m_dir_maker = std::jthread([this] {
+    ParentDir parent(m_root.get());
+    std::string failed;  // "rel/" of the last directory not made: nothing below it is tried
+    std::vector<std::pair<std::size_t, const Item*>> batch;
+    for (;;) {
+      {
+        std::unique_lock lock(m_dir_feed.mutex);
+        m_dir_feed.ready.wait(lock, [this] { return m_dir_feed.closed || !m_dir_feed.queue.empty(); });
+        if (m_dir_feed.queue.empty()) return;
+        batch.swap(m_dir_feed.queue);
+      }
+      for (const auto& [index, item] : batch) {
+        if (cancelled()) return;
+        if (!failed.empty() && item->rel.compare(0, failed.size(), failed) == 0) continue;
+        if (auto st = create_dir(*item, parent); !st) {
+          m_dir_failures.emplace_back(index, st.error().message());
+          failed = item->rel + "/";
+        }
+      }
+      batch.clear();
+    }
+  });
+}
+
+void Restorer::add_dir(std::size_t index, const Item& item) {
+  bool was_empty;
+  {
+    std::lock_guard lock(m_dir_feed.mutex);
+    was_empty = m_dir_feed.queue.empty();
+    m_dir_feed.queue.emplace_back(index, &item);
+  }
+  if (was_empty) m_dir_feed.ready.notify_one();  // else it is awake, or woken already
+}
+
+void Restorer::close_dir_feed() {
+  {
+    std::lock_guard lock(m_dir_feed.mutex);
+    m_dir_feed.closed = true;
+  }
+  m_dir_feed.ready.notify_one();
+}
+
+void Restorer::finish_dirs(std::vector<char>& skip) {
+  close_dir_feed();
+  if (m_dir_maker.joinable()) m_dir_maker.join();
+  for (auto& [i, why] : m_dir_failures) {  // in the walk's order
+    problem(snap_of(m_items[i]), why);
+    m_items[i].not_created = true;
+    // Nothing below a directory that could not be made can be restored.
+    const std::string prefix = m_items[i].rel + "/";
+    for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j) {
+      skip[j] = 1;
+      m_items[j].not_created = true;
+    }
+  }
+}
+
+Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
+  const Node& n = item.node;
+  if (n.type == FileType::dir) return create_dir(item, parent);
+  auto [parent_rel, name] = split_parent(item.rel);
+  KHO_TRY_ASSIGN(const int dir, parent.open(parent_rel));
   const bool hardlink = n.type == FileType::file && item.link_to != SIZE_MAX;
   // The size comes from the tree: trust it only when the content adds up to it,
   // so a crafted size cannot make a huge (sparse) file.
@@ -415,10 +500,11 @@ Status Restorer::create_one(Item& item, std::size_t index, ParentDir& parent) {
   // A file that gets its owner and group from this process anyway is created
   // with its mode, when the umask leaves that whole and it lets the owner write
   // (for a reopen): no owner look-up nor change of mode after. Owners are set
-  // only by root.
+  // only by root. An access ACL set after would change the mode: not so.
   bool made_final = false;
   if (n.type == FileType::file && !hardlink && m_umask && (n.mode & ~mode_t{0777}) == 0 && (n.mode & *m_umask) == 0 &&
-      (n.mode & S_IWUSR) != 0)
+      (n.mode & S_IWUSR) != 0 &&
+      std::none_of(n.xattrs.begin(), n.xattrs.end(), [](const auto& x) { return x.first == "system.posix_acl_access"; }))
     if (auto group = parent.new_file_group()) made_final = !m_is_root || (n.uid == m_euid && n.gid == *group);
   // Anything else replaces what is there (but never a directory). Creating is
   // tried first; what is in the way is looked at only when that fails.
@@ -494,24 +580,16 @@ Status Restorer::restore_files() {
   // are created: it reads only the items' blob lists and the index.
   std::vector<std::pair<std::size_t, std::string>> missing;  // files with a blob the index lacks: item, why
   std::jthread planner([this, &missing] { plan_content(missing); });
-  std::vector<char> skip(m_items.size(), 0);
-  // Directories first, in order: a parent exists before its children.
-  ParentDir dir_parent(m_root.get());
-  for (std::size_t i = 0; i < m_items.size(); ++i) {
-    if (skip[i] || m_items[i].node.type != FileType::dir) continue;
-    if (cancelled()) return fail(Errc::interrupted, "interrupted");
-    auto st = create_one(m_items[i], i, dir_parent);
-    if (!st) {
-      problem(snap_of(m_items[i]), st.error().message());
-      m_items[i].not_created = true;
-      // Nothing below a directory that could not be made can be restored.
-      std::string prefix = m_items[i].rel + "/";
-      for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j) {
-        skip[j] = 1;
-        m_items[j].not_created = true;
-      }
-    }
+  // Directories first, in order: a parent exists before its children. Most
+  // are made already, while the snapshot was walked.
+  if (!m_dir_maker.joinable()) {
+    start_dirs();
+    for (std::size_t i = 0; i < m_items.size(); ++i)
+      if (m_items[i].node.type == FileType::dir) add_dir(i, m_items[i]);
   }
+  std::vector<char> skip(m_items.size(), 0);
+  finish_dirs(skip);
+  if (cancelled()) return fail(Errc::interrupted, "interrupted");
   auto create = [this](std::size_t i, ParentDir& parent) {
     auto st = create_one(m_items[i], i, parent);
     if (!st) {
@@ -852,12 +930,16 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     return fail_errno("cannot create the restore target " + m_opt.target, errno);
   KHO_TRY_ASSIGN(m_root, open_fd(m_opt.target, O_RDONLY | O_DIRECTORY));
 
+  // Directories are made on a thread of their own as the walk finds them, unless
+  // include patterns may drop a directory walked only to look below it.
+  const bool dirs_while_walking = !m_filter.has_includes();
   // Find the node the restore starts from.
   std::string sub = m_opt.subpath;
   while (sub.size() > 1 && sub.back() == '/') sub.pop_back();
   if (sub.empty() || sub == "/") {
     m_snap_prefix = "/";
     prefetch_trees(snapshot.tree, "/");
+    if (dirs_while_walking) start_dirs();
     KHO_TRY_STATUS(collect(snapshot.tree, "", "/", 0));
   } else {
     if (sub.front() != '/') sub = "/" + sub;
@@ -885,6 +967,7 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     if (found->type == FileType::dir) {
       m_snap_prefix = snap_path + "/";
       prefetch_trees(*found->subtree, snap_path);
+      if (dirs_while_walking) start_dirs();
       KHO_TRY_STATUS(collect(*found->subtree, "", snap_path, 0));
     } else {
       std::string name = found->name;
