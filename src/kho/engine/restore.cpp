@@ -263,6 +263,7 @@ private:
   void apply_metadata(const Item& item, ParentDir& parent);
   void set_metadata(const Item& item, const MetaTarget& target);
   void apply_file_metadata();
+  void apply_dir_metadata();
   unsigned threads() const { return m_opt.threads ? m_opt.threads : ThreadPool::default_threads(); }
   void verify_files();
   // Entries created, counted by the creating threads without a lock.
@@ -889,6 +890,31 @@ void Restorer::apply_file_metadata() {
   for (auto& f : done) f.get();
 }
 
+void Restorer::apply_dir_metadata() {
+  // Deepest first, so that no directory's mode stands in the way of those below
+  // it; the directories of one depth do not touch each other, and are done in
+  // parallel.
+  std::vector<std::size_t> dirs;
+  for (std::size_t i = 0; i < m_items.size(); ++i)
+    if (m_items[i].node.type == FileType::dir && !m_items[i].not_created) dirs.push_back(i);
+  std::stable_sort(dirs.begin(), dirs.end(),
+                   [&](std::size_t a, std::size_t b) { return m_items[a].depth > m_items[b].depth; });
+  ThreadPool pool(threads() + 2, 4 * (threads() + 2));
+  for (std::size_t level = 0, level_end = 0; level < dirs.size(); level = level_end) {
+    const std::size_t depth = m_items[dirs[level]].depth;
+    while (level_end < dirs.size() && m_items[dirs[level_end]].depth == depth) ++level_end;
+    std::vector<std::future<void>> done;
+    for (std::size_t begin = level; begin < level_end; begin += k_batch) {
+      const std::size_t end = std::min(level_end, begin + k_batch);
+      done.push_back(pool.submit([this, &dirs, begin, end] {
+        ParentDir parent(m_root.get());
+        for (std::size_t k = begin; k < end; ++k) apply_metadata(m_items[dirs[k]], parent);
+      }));
+    }
+    for (auto& f : done) f.get();
+  }
+}
+
 void Restorer::verify_files() {
   unsigned threads = m_opt.threads ? m_opt.threads : ThreadPool::default_threads();
   ThreadPool pool(threads, threads * 2);
@@ -995,14 +1021,7 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     m_result.files--;
   }
   apply_file_metadata();
-  // Directories deepest first, so setting a child's times does not change its parent's.
-  std::vector<std::size_t> dirs;
-  for (std::size_t i = 0; i < m_items.size(); ++i)
-    if (m_items[i].node.type == FileType::dir && !m_items[i].not_created) dirs.push_back(i);
-  std::stable_sort(dirs.begin(), dirs.end(),
-                   [&](std::size_t a, std::size_t b) { return m_items[a].depth > m_items[b].depth; });
-  ParentDir dir_parent(m_root.get());
-  for (std::size_t i : dirs) apply_metadata(m_items[i], dir_parent);
+  apply_dir_metadata();
   for (std::size_t i = 0; i < m_items.size(); ++i)
     if (m_files[i] && !m_files[i]->failed) m_result.bytes += m_items[i].node.size;
   if (m_opt.verify) verify_files();
