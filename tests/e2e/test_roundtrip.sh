@@ -317,3 +317,12 @@ SUMMARY=$(json_last_line "$OUT_FILE")
 R7=$TEST_DIR/restore-batches
 expect_exit 0 kho restore latest --target "$R7"
 assert_trees_equal "$W" "$R7$W"
+
+step "a file whose size reads 0 and whose content comes in short reads (/proc/kallsyms) is stored whole"
+# A read that comes short ends the file only where fstat put its end.
+expect_exit 0 kho backup /proc/kallsyms
+R8=$TEST_DIR/restore-proc
+expect_exit 0 kho restore latest --target "$R8"
+cat /proc/kallsyms >"$TEST_DIR/kallsyms"
+(($(stat -c %s "$TEST_DIR/kallsyms") > 65536)) || fail "/proc/kallsyms is too small to test with"
+cmp "$TEST_DIR/kallsyms" "$R8/proc/kallsyms" || fail "/proc/kallsyms was not stored whole"

@@ -356,7 +356,18 @@ Result<Node> Backup::store_file(const std::string& path, Node node, bool modifie
   // each small one (most files of a tree).
   if (st.st_size > static_cast<off_t>(k_read_block)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::uint64_t total = 0;
-  auto read = [&](std::uint8_t* buf, std::size_t size) { return read_some(fd, buf, size, path); };
+  // A read that comes short where fstat put the end has reached the end: the
+  // read that would return 0 is left out (a system call on each small file). A
+  // file that grew since is read on.
+  std::uint64_t got = 0;
+  bool at_end = false;
+  auto read = [&](std::uint8_t* buf, std::size_t size) -> Result<std::size_t> {
+    if (at_end) return std::size_t{0};
+    KHO_TRY_ASSIGN(std::size_t n, read_some(fd, buf, size, path));
+    got += n;
+    at_end = n < size && got == static_cast<std::uint64_t>(st.st_size);
+    return n;
+  };
   Bytes head;
   KHO_TRY_ASSIGN(node.content, store_content(read, total, st.st_size > static_cast<off_t>(k_offload_size),
                                              m_opt.score_anomaly ? &head : nullptr));
