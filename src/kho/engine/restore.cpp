@@ -310,7 +310,7 @@ private:
   struct DirFeed {
     std::mutex mutex;
     std::condition_variable ready;
-    std::vector<std::pair<std::size_t, const Item*>> queue;  // item and its index; a deque keeps items in place
+    std::vector<std::pair<std::size_t, const Item*>> queue;  // index and item (a deque keeps items in place)
     bool closed = false;
   };
   DirFeed m_dir_feed;
