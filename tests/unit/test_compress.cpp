@@ -186,3 +186,28 @@ TEST_CASE("threads compress and decompress independently", "[compress]") {
   for (auto& th : threads) th.join();
   CHECK(ok == std::vector<int>(4, 1));
 }
+
+TEST_CASE("a frame depends on the data and its level only and not on what the thread compressed before", "[compress]") {
+  // A thread keeps its contexts, with their parameters, between calls: a change
+  // of level must reach the next frame, for small inputs and for chunks over 256 KiB.
+  for (std::size_t n : {std::size_t{20'000}, std::size_t{1'500'000}}) {
+    INFO(n << " bytes");
+    Bytes data = text_data(n);
+    Bytes noise = random_bytes(n / 8, n);
+    for (std::size_t i = 0; i < noise.size(); ++i) data[i * 8] = noise[i];
+    auto fresh = [&](int level) {  // compressed on a new thread, its contexts new
+      Bytes frame;
+      std::thread([&] { frame = compress_frame(data, level); }).join();
+      return frame;
+    };
+    const Bytes at1 = fresh(1), at3 = fresh(3), at19 = fresh(19);
+    REQUIRE(at1 != at3);  // else the checks below could not tell the levels apart
+    REQUIRE(at3 != at19);
+    REQUIRE(at1 != at19);
+    for (int round = 0; round < 2; ++round)
+      for (int level : {19, 3, 1, 3, 19, 1}) {
+        INFO("round " << round << ", level " << level);
+        CHECK(compress_frame(data, level) == (level == 1 ? at1 : level == 3 ? at3 : at19));
+      }
+  }
+}

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <optional>
 
 namespace kho::compress {
 
@@ -31,14 +32,32 @@ struct DCtxDeleter {
 constexpr std::array<std::size_t, 3> k_context_classes = {4 * 1024, 32 * 1024, 256 * 1024};
 constexpr int k_default_level = 3;  // a new repository's
 
-ZSTD_CCtx* thread_cctx(std::size_t input_size) {
-  thread_local std::array<std::unique_ptr<ZSTD_CCtx, CCtxDeleter>, k_context_classes.size() + 1> contexts;
+// A thread's context for an input of this size, its parameters set for `level`.
+// At the default level, inputs over 256 KiB (the chunks of large files) get match
+// tables half the size of zstd's own (hash log 16 and chain log 15, not 17 and 16;
+// smaller inputs have about these already): they stay in a core's cache. On the
+// benchmark's tree, ~4 % less CPU for the whole first backup and 0.35 % more bytes
+// stored. Other levels are zstd's. The parameters are set when the level changes,
+// not for every input (they stay across ZSTD_compress2 calls).
+ZSTD_CCtx* thread_cctx(std::size_t input_size, int level) {
+  struct Context {
+    std::unique_ptr<ZSTD_CCtx, CCtxDeleter> ctx;
+    std::optional<int> level;  // the parameters are set for
+  };
+  thread_local std::array<Context, k_context_classes.size() + 1> contexts;
   std::size_t c = 0;
   while (c < k_context_classes.size() && input_size > k_context_classes[c]) ++c;
-  auto& ctx = contexts[c];
-  if (!ctx) ctx.reset(ZSTD_createCCtx());
-  if (!ctx) throw std::bad_alloc();
-  return ctx.get();
+  auto& slot = contexts[c];
+  if (!slot.ctx) slot.ctx.reset(ZSTD_createCCtx());
+  if (!slot.ctx) throw std::bad_alloc();
+  if (slot.level != level) {
+    const bool tuned = level == k_default_level && c == k_context_classes.size();
+    ZSTD_CCtx_setParameter(slot.ctx.get(), ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(slot.ctx.get(), ZSTD_c_hashLog, tuned ? 16 : 0);
+    ZSTD_CCtx_setParameter(slot.ctx.get(), ZSTD_c_chainLog, tuned ? 15 : 0);
+    slot.level = level;
+  }
+  return slot.ctx.get();
 }
 
 ZSTD_DCtx* thread_dctx() {
@@ -59,16 +78,7 @@ bool starts_with_zstd_magic(ByteSpan frame) {
 std::size_t compress_bound(std::size_t size) { return ZSTD_compressBound(size); }
 
 std::size_t compress_into(ByteSpan data, int level, std::uint8_t* out) {
-  ZSTD_CCtx* ctx = thread_cctx(data.size());
-  // At the default level, inputs over 256 KiB (the chunks of large files) get
-  // match tables half the size of zstd's own (hash log 16 and chain log 15, not
-  // 17 and 16; smaller inputs have about these already): they stay in a core's
-  // cache. On the benchmark's tree, ~4 % less CPU for the whole first backup and
-  // 0.35 % more bytes stored. Other levels are zstd's.
-  const bool tuned = level == k_default_level && data.size() > k_context_classes.back();
-  ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(ctx, ZSTD_c_hashLog, tuned ? 16 : 0);
-  ZSTD_CCtx_setParameter(ctx, ZSTD_c_chainLog, tuned ? 15 : 0);
+  ZSTD_CCtx* ctx = thread_cctx(data.size(), level);
   // One-shot compression records the content size in the frame header, which
   // decompress() checks before allocating.
   const std::size_t n = ZSTD_compress2(ctx, out, ZSTD_compressBound(data.size()), data.data(), data.size());
