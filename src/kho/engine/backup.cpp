@@ -208,7 +208,9 @@ private:
     m_errors.push_back({path, e.message()});
     if (m_progress) m_progress->errors++;
   }
-  void read_xattrs(const std::string& path, Node& node) {
+  // The xattrs of `path`, looked up by name (a file that is read gets them
+  // through its descriptor instead); an error is recorded, not returned.
+  void xattrs_by_path(const std::string& path, Node& node) {
     if (auto xattrs = platform::get_xattrs(path)) node.xattrs = std::move(*xattrs);
     else record_error(path, xattrs.error());
   }
@@ -443,7 +445,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
   // A regular file read again has them read through the descriptor it is read by.
   const bool xattrs_when_read = info->type == FileType::file && !same_inode;
   if (same_inode) node.xattrs = pnode->xattrs;
-  else if (!xattrs_when_read) read_xattrs(path, node);
+  else if (!xattrs_when_read) xattrs_by_path(path, node);
   switch (info->type) {
     case FileType::dir: {
       if (m_opt.one_file_system && root_device != 0 && info->device != root_device) {
@@ -469,7 +471,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
     case FileType::file: {
       m_count.total_files++;
       if (unchanged(pnode, *info)) {
-        if (xattrs_when_read) read_xattrs(path, node);  // another device, same inode and change time
+        if (xattrs_when_read) xattrs_by_path(path, node);  // another device, same inode and change time
         node.content = pnode->content;
         m_count.files_unmodified++;
         m_count.total_bytes += info->size;

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -262,6 +263,9 @@ private:
   void size_file(FileState& state, const Item& item, ParentDir& parent);
   void apply_metadata(const Item& item, ParentDir& parent);
   void set_metadata(const Item& item, const MetaTarget& target);
+  // Runs work(k, parent) for every k in [0, count) on the pool, in batches of
+  // k_batch with a ParentDir each, and waits for all.
+  void in_batches(ThreadPool& pool, std::size_t count, const std::function<void(std::size_t, ParentDir&)>& work);
   void apply_file_metadata();
   void apply_dir_metadata();
   unsigned threads() const { return m_opt.threads ? m_opt.threads : ThreadPool::default_threads(); }
@@ -867,27 +871,32 @@ void Restorer::set_metadata(const Item& item, const MetaTarget& t) {
     problem(snap_of(item), std::string("cannot set times: ") + std::strerror(errno));
 }
 
+void Restorer::in_batches(ThreadPool& pool, std::size_t count,
+                          const std::function<void(std::size_t, ParentDir&)>& work) {
+  std::vector<std::future<void>> done;
+  for (std::size_t begin = 0; begin < count; begin += k_batch) {
+    const std::size_t end = std::min(count, begin + k_batch);
+    done.push_back(pool.submit([this, &work, begin, end] {
+      ParentDir parent(m_root.get());
+      for (std::size_t k = begin; k < end; ++k) work(k, parent);
+    }));
+  }
+  for (auto& f : done) f.get();
+}
+
 void Restorer::apply_file_metadata() {
   // Owner, mode, xattrs and times of everything but directories, in parallel:
   // each is a few system calls on its own name.
   ThreadPool pool(threads() + 2, 4 * (threads() + 2));
-  std::vector<std::future<void>> done;
-  for (std::size_t begin = 0; begin < m_items.size(); begin += k_batch) {
-    const std::size_t end = std::min(m_items.size(), begin + k_batch);
-    done.push_back(pool.submit([this, begin, end] {
-      ParentDir parent(m_root.get());
-      for (std::size_t i = begin; i < end; ++i) {
-        const Item& item = m_items[i];
-        if (item.node.type == FileType::dir || item.not_created) continue;
-        const std::size_t source = item.link_to != SIZE_MAX ? item.link_to : i;
-        // A file's metadata was set through its descriptor when its writes were
-        // done (a hard link shares it).
-        if (m_files[source] && (m_files[source]->failed || m_files[source]->meta_set)) continue;
-        apply_metadata(item, parent);
-      }
-    }));
-  }
-  for (auto& f : done) f.get();
+  in_batches(pool, m_items.size(), [this](std::size_t i, ParentDir& parent) {
+    const Item& item = m_items[i];
+    if (item.node.type == FileType::dir || item.not_created) return;
+    const std::size_t source = item.link_to != SIZE_MAX ? item.link_to : i;
+    // A file's metadata was set through its descriptor when its writes were
+    // done (a hard link shares it).
+    if (m_files[source] && (m_files[source]->failed || m_files[source]->meta_set)) return;
+    apply_metadata(item, parent);
+  });
 }
 
 void Restorer::apply_dir_metadata() {
@@ -903,15 +912,8 @@ void Restorer::apply_dir_metadata() {
   for (std::size_t level = 0, level_end = 0; level < dirs.size(); level = level_end) {
     const std::size_t depth = m_items[dirs[level]].depth;
     while (level_end < dirs.size() && m_items[dirs[level_end]].depth == depth) ++level_end;
-    std::vector<std::future<void>> done;
-    for (std::size_t begin = level; begin < level_end; begin += k_batch) {
-      const std::size_t end = std::min(level_end, begin + k_batch);
-      done.push_back(pool.submit([this, &dirs, begin, end] {
-        ParentDir parent(m_root.get());
-        for (std::size_t k = begin; k < end; ++k) apply_metadata(m_items[dirs[k]], parent);
-      }));
-    }
-    for (auto& f : done) f.get();
+    in_batches(pool, level_end - level,
+               [&](std::size_t k, ParentDir& parent) { apply_metadata(m_items[dirs[level + k]], parent); });
   }
 }
 
@@ -957,15 +959,15 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
   KHO_TRY_ASSIGN(m_root, open_fd(m_opt.target, O_RDONLY | O_DIRECTORY));
 
   // Directories are made on a thread of their own as the walk finds them, unless
-  // include patterns may drop a directory walked only to look below it.
-  const bool dirs_while_walking = !m_filter.has_includes();
+  // include patterns may drop a directory walked only to look below it (then
+  // restore_files() hands them over after the walk).
+  if (!m_filter.has_includes()) start_dirs();
   // Find the node the restore starts from.
   std::string sub = m_opt.subpath;
   while (sub.size() > 1 && sub.back() == '/') sub.pop_back();
   if (sub.empty() || sub == "/") {
     m_snap_prefix = "/";
     prefetch_trees(snapshot.tree, "/");
-    if (dirs_while_walking) start_dirs();
     KHO_TRY_STATUS(collect(snapshot.tree, "", "/", 0));
   } else {
     if (sub.front() != '/') sub = "/" + sub;
@@ -993,7 +995,6 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     if (found->type == FileType::dir) {
       m_snap_prefix = snap_path + "/";
       prefetch_trees(*found->subtree, snap_path);
-      if (dirs_while_walking) start_dirs();
       KHO_TRY_STATUS(collect(*found->subtree, "", snap_path, 0));
     } else {
       std::string name = found->name;
