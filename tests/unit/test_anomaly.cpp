@@ -715,3 +715,22 @@ TEST_CASE("The collector keeps a bounded sample and counts the rest", "[anomaly]
   auto r = score_anomaly(in, AnomalyThresholds{});
   CHECK(r.flagged);
 }
+
+TEST_CASE("a note's text may hold tabs and escapes but not more than 2 percent of other control bytes", "[engine][anomaly]") {
+  // 100 bytes of demand: control bytes at 1 in 50 still read as text, more do not.
+  const std::string demand = "Your files are encrypted. Pay 1 BTC to this wallet to decrypt them, or lose them.....\n";
+  auto with = [&](char control, std::size_t count) {
+    std::string text = demand + demand;  // 172 bytes
+    for (std::size_t i = 0; i < count; ++i) text[10 + i * 7] = control;
+    return bytes_of(text);
+  };
+  for (char allowed : {'\t', '\n', '\r', '\f', '\v', '\x1b'}) {
+    INFO(int(allowed));
+    CHECK(looks_like_ransom_note("/srv/share/info.txt", with(allowed, 20)));
+  }
+  for (char control : {'\0', '\x01', '\x08', '\x1f', '\x7f'}) {
+    INFO(int(control));
+    CHECK(looks_like_ransom_note("/srv/share/info.txt", with(control, 3)));  // 3 of 172: under 2 %
+    CHECK_FALSE(looks_like_ransom_note("/srv/share/info.txt", with(control, 4)));
+  }
+}
