@@ -266,8 +266,8 @@ private:
   // Runs work(k, parent) for every k in [0, count) on the pool, in batches of
   // k_batch with a ParentDir each, and waits for all.
   void in_batches(ThreadPool& pool, std::size_t count, const std::function<void(std::size_t, ParentDir&)>& work);
-  void apply_file_metadata();
-  void apply_dir_metadata();
+  void apply_file_metadata(ThreadPool& pool);
+  void apply_dir_metadata(ThreadPool& pool);
   unsigned threads() const { return m_opt.threads ? m_opt.threads : ThreadPool::default_threads(); }
   void verify_files();
   // Entries created, counted by the creating threads without a lock.
@@ -884,10 +884,9 @@ void Restorer::in_batches(ThreadPool& pool, std::size_t count,
   for (auto& f : done) f.get();
 }
 
-void Restorer::apply_file_metadata() {
+void Restorer::apply_file_metadata(ThreadPool& pool) {
   // Owner, mode, xattrs and times of everything but directories, in parallel:
   // each is a few system calls on its own name.
-  ThreadPool pool(threads() + 2, 4 * (threads() + 2));
   in_batches(pool, m_items.size(), [this](std::size_t i, ParentDir& parent) {
     const Item& item = m_items[i];
     if (item.node.type == FileType::dir || item.not_created) return;
@@ -899,7 +898,7 @@ void Restorer::apply_file_metadata() {
   });
 }
 
-void Restorer::apply_dir_metadata() {
+void Restorer::apply_dir_metadata(ThreadPool& pool) {
   // Deepest first, so that no directory's mode stands in the way of those below
   // it; the directories of one depth do not touch each other, and are done in
   // parallel.
@@ -908,7 +907,6 @@ void Restorer::apply_dir_metadata() {
     if (m_items[i].node.type == FileType::dir && !m_items[i].not_created) dirs.push_back(i);
   std::stable_sort(dirs.begin(), dirs.end(),
                    [&](std::size_t a, std::size_t b) { return m_items[a].depth > m_items[b].depth; });
-  ThreadPool pool(threads() + 2, 4 * (threads() + 2));
   for (std::size_t level = 0, level_end = 0; level < dirs.size(); level = level_end) {
     const std::size_t depth = m_items[dirs[level]].depth;
     while (level_end < dirs.size() && m_items[dirs[level_end]].depth == depth) ++level_end;
@@ -1021,8 +1019,13 @@ Result<RestoreResult> Restorer::run(const repo::Snapshot& snapshot) {
     problem(snap_of(m_items[i]), "not restored: " + m_files[source]->error);
     m_result.files--;
   }
-  apply_file_metadata();
-  apply_dir_metadata();
+  {
+    // Both metadata passes run on one pool: a few system calls per item, so
+    // more threads than cores.
+    ThreadPool pool(threads() + 2, 4 * (threads() + 2));
+    apply_file_metadata(pool);
+    apply_dir_metadata(pool);
+  }
   for (std::size_t i = 0; i < m_items.size(); ++i)
     if (m_files[i] && !m_files[i]->failed) m_result.bytes += m_items[i].node.size;
   if (m_opt.verify) verify_files();
