@@ -242,6 +242,49 @@ TEST_CASE("feeding a stream in pieces gives the same chunks as one buffer", "[ch
   CHECK(streamed == expected);
 }
 
+TEST_CASE("a scan resumed after the bytes already looked at finds the same cuts", "[chunker]") {
+  auto gear = chunker::derive_gear(seed_bytes(8));
+  Chunker c(k_small, gear);
+  // Random data with zero runs longer than max_size (chunks cut at max_size) and
+  // shorter ones, fed in pieces of 1 to 3000 bytes as a pipe gives them.
+  Bytes data = noise(2 << 20, 8);
+  std::fill(data.begin() + 100'000, data.begin() + 300'000, std::uint8_t{0});
+  std::fill(data.begin() + 700'000, data.begin() + 712'000, std::uint8_t{0});
+  auto expected = chunk_whole(c, data);
+  REQUIRE(std::count(expected.begin(), expected.end(), k_small.max_size) >= 2);
+
+  std::mt19937_64 rng(7);
+  std::vector<std::size_t> streamed;
+  Bytes window;
+  std::size_t fed = 0, scanned = 0;
+  bool eof = false;
+  while (!eof || !window.empty()) {
+    std::size_t cut = c.next_cut(window, eof, scanned);
+    if (cut == 0) {
+      REQUIRE(!eof);
+      scanned = window.size();
+      std::size_t piece = std::min<std::size_t>(1 + rng() % 3000, data.size() - fed);
+      window.insert(window.end(), data.begin() + static_cast<std::ptrdiff_t>(fed),
+                    data.begin() + static_cast<std::ptrdiff_t>(fed + piece));
+      fed += piece;
+      eof = fed == data.size();
+      continue;
+    }
+    streamed.push_back(cut);
+    window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(cut));
+    scanned = 0;
+  }
+  CHECK(streamed == expected);
+
+  // Bytes said to be scanned are not looked at again: a cut among them is passed over.
+  Bytes one = noise(k_small.max_size, 9);
+  std::size_t first = c.next_cut(one, false);
+  REQUIRE(first > k_small.min_size);
+  REQUIRE(first < k_small.max_size);
+  CHECK(c.next_cut(one, false, first - 1) == first);  // the byte ending the chunk is still looked at
+  CHECK(c.next_cut(one, false, first) > first);
+}
+
 TEST_CASE("chunker throughput", "[.][benchmark]") {
   auto gear = chunker::derive_gear(seed_bytes(7));
   Chunker c(Params{}, gear);

@@ -93,7 +93,7 @@ Chunker::Chunker(const Params& params, const GearTable& gear) : m_params(params)
 // The table is derived from the secret seed: it is key material.
 Chunker::~Chunker() { sodium_memzero(m_gear.data(), sizeof m_gear); }
 
-std::size_t Chunker::next_cut(ByteSpan data, bool at_eof) const {
+std::size_t Chunker::next_cut(ByteSpan data, bool at_eof, std::size_t scanned) const {
   const std::size_t n = data.size();
   if (n <= m_params.min_size) return at_eof ? n : 0;
   const std::size_t limit = std::min<std::size_t>(n, m_params.max_size);
@@ -101,14 +101,17 @@ std::size_t Chunker::next_cut(ByteSpan data, bool at_eof) const {
   const std::uint8_t* p = data.data();
   const std::uint64_t* gear = m_gear.data();
 
-  // Cut points are not looked for in the first min_size bytes. The 64 bytes before
-  // min_size are hashed so that every candidate sees a full window: whether a
-  // position is a cut point then depends only on the 64 bytes ending there.
+  // Cut points are not looked for in the first min_size bytes, nor again in bytes
+  // an earlier call looked at. The 64 bytes before the first position looked at
+  // are hashed so that it sees a full window: whether a position is a cut point
+  // depends only on the 64 bytes ending there (and on which side of avg_size it is).
+  const std::size_t from = std::clamp<std::size_t>(scanned, m_params.min_size, limit);
   std::uint64_t h = 0;
-  for (std::size_t j = m_params.min_size >= 64 ? m_params.min_size - 64 : 0; j < m_params.min_size; ++j) h = (h << 1) + gear[p[j]];
+  for (std::size_t j = from >= 64 ? from - 64 : 0; j < from; ++j) h = (h << 1) + gear[p[j]];
 
-  if (std::size_t cut = scan(p, m_params.min_size, normal, h, m_mask_small, gear)) return cut;
-  if (std::size_t cut = scan(p, normal, limit, h, m_mask_large, gear)) return cut;
+  if (from < normal)
+    if (std::size_t cut = scan(p, from, normal, h, m_mask_small, gear)) return cut;
+  if (std::size_t cut = scan(p, std::max(from, normal), limit, h, m_mask_large, gear)) return cut;
   if (limit == m_params.max_size) return limit;  // no cut point: a max-sized chunk
   return at_eof ? n : 0;                          // no cut yet: more bytes decide
 }

@@ -47,7 +47,12 @@ public:
   // the caller must supply more bytes. When `at_eof` is true, returns a length in
   // (0, data.size()] for non-empty data (0 for empty data). Content-defined cuts
   // are in (min_size, max_size]; a chunk with no cut point is max_size long.
-  std::size_t next_cut(ByteSpan data, bool at_eof) const;
+  //
+  // `scanned`: when an earlier call for the same chunk start returned 0, the
+  // data.size() it was given. Those bytes held no cut point, so the scan picks up
+  // after them instead of from the start: feeding a large chunk in small pieces
+  // then costs one pass over it, not one per piece. 0 scans from the start.
+  std::size_t next_cut(ByteSpan data, bool at_eof, std::size_t scanned = 0) const;
 
   const Params& params() const { return m_params; }
 

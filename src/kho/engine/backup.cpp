@@ -297,9 +297,11 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
   // buffer (or growing the buffer) when there is no room for it.
   auto read_more = [&]() -> Status {
     if (buffer.size() - end < k_read_block) {
-      std::memmove(buffer.data(), buffer.data() + start, end - start);
-      end -= start;
-      start = 0;
+      if (start > 0) {
+        std::memmove(buffer.data(), buffer.data() + start, end - start);
+        end -= start;
+        start = 0;
+      }
       if (buffer.size() - end < k_read_block) buffer.resize(end + k_read_block);
     }
     KHO_TRY_ASSIGN(std::size_t n, read(buffer.data() + end, k_read_block));
@@ -316,10 +318,12 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     if (head && total == 0 && head->empty())
       head->assign(buffer.data() + start, buffer.data() + start + std::min(end - start, k_anomaly_head_bytes));
     std::size_t cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof);
-    // No cut point in the window yet: it cannot end before `max` bytes or EOF.
+    // No cut point in the window yet: it cannot end before `max` bytes or EOF. A
+    // pipe gives a few KiB a read: only the bytes read since are scanned.
     while (cut == 0 && !eof && end - start < max) {
+      const std::size_t scanned = end - start;
       KHO_TRY_STATUS(read_more());
-      cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof);
+      cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof, scanned);
     }
     ByteSpan window(buffer.data() + start, end - start);
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
