@@ -48,6 +48,36 @@ std::vector<std::size_t> chunk_whole(const Chunker& c, ByteSpan data) {
   return out;
 }
 
+// Chunk lengths of `data` when it arrives in pieces of 1 to `max_piece` bytes, as
+// from a pipe. With `resume`, each call is told how many bytes the last one that
+// found no cut point had looked at.
+std::vector<std::size_t> chunk_streamed(const Chunker& c, ByteSpan data, std::size_t max_piece, std::uint64_t seed,
+                                        bool resume) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> out;
+  Bytes window;  // bytes received but not yet chunked
+  std::size_t fed = 0, scanned = 0;
+  bool eof = false;
+  while (!eof || !window.empty()) {
+    std::size_t cut = c.next_cut(window, eof, resume ? scanned : 0);
+    if (cut == 0) {
+      REQUIRE(!eof);
+      REQUIRE(window.size() < c.params().max_size);
+      scanned = window.size();
+      std::size_t piece = std::min<std::size_t>(1 + rng() % max_piece, data.size() - fed);
+      window.insert(window.end(), data.begin() + static_cast<std::ptrdiff_t>(fed),
+                    data.begin() + static_cast<std::ptrdiff_t>(fed + piece));
+      fed += piece;
+      eof = fed == data.size();
+      continue;
+    }
+    out.push_back(cut);
+    window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(cut));
+    scanned = 0;
+  }
+  return out;
+}
+
 // Start offsets of chunks, to compare two chunkings position by position.
 std::set<std::size_t> boundaries(const std::vector<std::size_t>& lengths) {
   std::set<std::size_t> out;
@@ -218,27 +248,7 @@ TEST_CASE("feeding a stream in pieces gives the same chunks as one buffer", "[ch
   Bytes data = noise(3 << 20, 6);
   std::fill(data.begin() + 1'000'000, data.begin() + 1'300'000, std::uint8_t{0});
   auto expected = chunk_whole(c, data);
-
-  std::mt19937_64 rng(99);
-  std::vector<std::size_t> streamed;
-  Bytes window;  // bytes received but not yet chunked
-  std::size_t fed = 0;
-  bool eof = false;
-  while (!eof || !window.empty()) {
-    std::size_t cut = c.next_cut(window, eof);
-    if (cut == 0) {
-      REQUIRE(!eof);
-      REQUIRE(window.size() < k_small.max_size);
-      std::size_t piece = std::min<std::size_t>(1 + rng() % 20'000, data.size() - fed);
-      window.insert(window.end(), data.begin() + static_cast<std::ptrdiff_t>(fed),
-                    data.begin() + static_cast<std::ptrdiff_t>(fed + piece));
-      fed += piece;
-      eof = fed == data.size();
-      continue;
-    }
-    streamed.push_back(cut);
-    window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(cut));
-  }
+  auto streamed = chunk_streamed(c, data, 20'000, 99, false);
   CHECK(streamed == expected);
 }
 
@@ -253,27 +263,7 @@ TEST_CASE("a scan resumed after the bytes already looked at finds the same cuts"
   auto expected = chunk_whole(c, data);
   REQUIRE(std::count(expected.begin(), expected.end(), k_small.max_size) >= 2);
 
-  std::mt19937_64 rng(7);
-  std::vector<std::size_t> streamed;
-  Bytes window;
-  std::size_t fed = 0, scanned = 0;
-  bool eof = false;
-  while (!eof || !window.empty()) {
-    std::size_t cut = c.next_cut(window, eof, scanned);
-    if (cut == 0) {
-      REQUIRE(!eof);
-      scanned = window.size();
-      std::size_t piece = std::min<std::size_t>(1 + rng() % 3000, data.size() - fed);
-      window.insert(window.end(), data.begin() + static_cast<std::ptrdiff_t>(fed),
-                    data.begin() + static_cast<std::ptrdiff_t>(fed + piece));
-      fed += piece;
-      eof = fed == data.size();
-      continue;
-    }
-    streamed.push_back(cut);
-    window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(cut));
-    scanned = 0;
-  }
+  auto streamed = chunk_streamed(c, data, 3000, 7, true);
   CHECK(streamed == expected);
 
   // Bytes said to be scanned are not looked at again: a cut among them is passed over.
