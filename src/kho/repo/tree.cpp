@@ -9,6 +9,11 @@ namespace kho::repo {
 namespace {
 constexpr std::uint8_t k_tree_version = 1;
 constexpr std::string_view k_magic = "KHT";
+// The smallest encoded node: a one-byte name (2 bytes with its length) and 17
+// fields of one byte each (type, mode, owner, names, times, sizes, counts and the
+// subtree flag). A count of nodes the remaining bytes cannot hold is refused
+// before anything is reserved for it.
+constexpr std::size_t k_min_node_size = 2 + 17;
 }  // namespace
 
 bool valid_node_name(std::string_view name) {
@@ -63,7 +68,7 @@ Result<Tree> Tree::decode(ByteSpan bytes, const std::string& what) {
   KHO_TRY_ASSIGN(std::uint8_t version, r.u8());
   if (version != k_tree_version) return failf(Errc::corruption, "{} has unknown version {}", what, version);
   KHO_TRY_ASSIGN(std::uint64_t count, r.varint());
-  if (count > r.remaining() / 20) return r.truncated();
+  if (count > r.remaining() / k_min_node_size) return r.truncated();
   Tree t;
   t.nodes.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i) {
