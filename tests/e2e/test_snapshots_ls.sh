@@ -161,3 +161,28 @@ assert snap.get("paths") == [sys.argv[2]], f"cat snapshot: paths {snap.get('path
 assert snap.get("host") == "db-01", f"cat snapshot: host {snap.get('host')!r}"
 assert "tree" in snap, "cat snapshot: no tree"
 EOF
+
+step "a source path that is not UTF-8 backs up, is listed, finds its parent and restores byte for byte"
+# Linux names are bytes: a folder named in a legacy Vietnamese encoding is not
+# UTF-8. The snapshot's JSON shows U+FFFD for such bytes; its trees keep them.
+export KHO_REPOSITORY=$TEST_DIR/repo-bytes
+expect_exit 0 kho init
+LEGACY=$TEST_DIR/$'ph\xf2ng'
+mkdir -p "$LEGACY"
+printf 'bao cao\n' >"$LEGACY/"$'b\xe1o.txt'
+expect_exit 0 kho backup "$LEGACY" --json
+expect_exit 0 kho backup "$LEGACY" --json
+second=$(json_last_line "$OUT_FILE")
+[[ $(json_get "$second" files_unmodified) == 1 && -n $(json_get "$second" parent) ]] ||
+  fail "the second backup of a non-UTF-8 path did not use the first as its parent: $second"
+expect_exit 0 kho snapshots --json
+python3 - "$OUT_FILE" "$TEST_DIR" <<'PY'
+import json, sys
+snaps = json.load(open(sys.argv[1], encoding="utf-8"))
+want = sys.argv[2] + "/ph\ufffdng"
+assert len(snaps) == 2 and all(s["paths"] == [want] for s in snaps), f"paths: {[s['paths'] for s in snaps]}"
+PY
+expect_exit 0 kho cat snapshot latest
+expect_exit 0 kho restore latest --target "$TEST_DIR/bytes-out"
+cmp "$LEGACY/"$'b\xe1o.txt' "$TEST_DIR/bytes-out$LEGACY/"$'b\xe1o.txt' ||
+  fail "the file under a non-UTF-8 path was not restored under its own bytes"

@@ -7,6 +7,7 @@
 #include "kho/cli/context.hpp"
 #include "kho/crypto/crypto.hpp"
 #include "kho/platform/process.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::cli {
 
@@ -199,7 +200,7 @@ int run(int argc, char** argv) {
       nlohmann::ordered_json j;
       j["error"] = e.message();
       j["code"] = errc_name(e.code());
-      fmt::print(stderr, "{}\n", j.dump());
+      fmt::print(stderr, "{}\n", json_dump(j));
     } else {
       fmt::print(stderr, "kho: {}\n", e.message());
     }

@@ -1,4 +1,5 @@
 #include "kho/cli/context.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::cli {
 
@@ -13,7 +14,7 @@ Status run_cat(Context& ctx, const std::string& what, const std::string& id_text
   if (what == "snapshot") {
     KHO_TRY_ASSIGN(auto snap, repo->find_snapshot(id_text));
     auto j = nlohmann::ordered_json::parse(snap.snapshot.to_json());
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_dump(j, 2));
     return {};
   }
   KHO_TRY_ASSIGN(Id id, Id::parse(id_text));
@@ -24,7 +25,7 @@ Status run_cat(Context& ctx, const std::string& what, const std::string& id_text
     nlohmann::ordered_json j;
     j["id"] = id.hex();
     j["nodes"] = arr;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_dump(j, 2));
     return {};
   }
   if (what == "index") {
@@ -51,7 +52,7 @@ Status run_cat(Context& ctx, const std::string& what, const std::string& id_text
       packs.push_back(pj);
     }
     j["packs"] = packs;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_dump(j, 2));
     return {};
   }
   if (what == "key") {
@@ -63,7 +64,7 @@ Status run_cat(Context& ctx, const std::string& what, const std::string& id_text
     j["host"] = info.host;
     j["username"] = info.username;
     j["kdf"] = {{"algorithm", "argon2id13"}, {"opslimit", info.kdf.opslimit}, {"memlimit", info.kdf.memlimit}};
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_dump(j, 2));
     return {};
   }
   if (what == "pack") {
@@ -77,7 +78,7 @@ Status run_cat(Context& ctx, const std::string& what, const std::string& id_text
       arr.push_back({{"id", b.id.hex()}, {"type", repo::blob_type_name(b.type)}, {"offset", b.offset},
                      {"stored_length", b.stored_length}, {"raw_length", b.raw_length}});
     j["blobs"] = arr;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", json_dump(j, 2));
     return {};
   }
   return fail(Errc::invalid_argument, "unknown object type '" + what + "': use config, snapshot, tree, index, key or pack");

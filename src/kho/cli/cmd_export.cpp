@@ -4,6 +4,7 @@
 #include "kho/cli/context.hpp"
 #include "kho/engine/archive_export.hpp"
 #include "kho/util/fd.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::cli {
 
@@ -87,7 +88,7 @@ Status run_export(Context& ctx, const ExportArgs& args) {
     auto skipped = nlohmann::ordered_json::array();
     for (const auto& s : result->skipped) skipped.push_back({{"path", s.path}, {"what", s.what}});
     j["skipped"] = skipped;
-    fmt::print(out, "{}\n", j.dump());
+    fmt::print(out, "{}\n", json_dump(j));
   } else if (!ctx.global.quiet && (!to_stdout || ctx.global.verbose > 0)) {
     fmt::print(out, "exported snapshot {}: {} files ({} hard links), {} directories, {} symlinks, {} other; {} of data, "
                     "{} archive in {}\n",

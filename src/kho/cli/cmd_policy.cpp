@@ -10,6 +10,7 @@
 #include "kho/orchestrate/policy.hpp"
 #include "kho/orchestrate/runner.hpp"
 #include "kho/orchestrate/state.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::cli {
 
@@ -164,7 +165,7 @@ Status run_check_now(Context& ctx, const PolicyArgs& args) {
 Status run_show(Context& ctx, const PolicyArgs& args) {
   KHO_TRY_ASSIGN(Policy p, find_policy(ctx, args));
   if (ctx.global.json) ctx.print_json(orchestrate::to_json(p));
-  else fmt::print("{}\n", orchestrate::to_json(p).dump(2));
+  else fmt::print("{}\n", json_dump(orchestrate::to_json(p), 2));
   return {};
 }
 }  // namespace

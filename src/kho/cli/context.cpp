@@ -14,6 +14,7 @@
 #include "kho/platform/process.hpp"
 #include "kho/platform/terminal.hpp"
 #include "kho/util/fd.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::cli {
 
@@ -207,7 +208,7 @@ Result<std::vector<repo::SnapshotRef>> Context::select_snapshots(const repo::Rep
   return out;
 }
 
-void Context::print_json(const nlohmann::ordered_json& j) const { fmt::print("{}\n", j.dump()); }
+void Context::print_json(const nlohmann::ordered_json& j) const { fmt::print("{}\n", json_dump(j)); }
 
 bool Context::show_progress() const {
   return !global.quiet && !global.json && !global.no_progress && platform::is_terminal(STDERR_FILENO);

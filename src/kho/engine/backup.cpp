@@ -20,6 +20,7 @@
 #include "kho/util/crash_point.hpp"
 #include "kho/util/fd.hpp"
 #include "kho/util/glob.hpp"
+#include "kho/util/json.hpp"
 #include "kho/util/path.hpp"
 #include "kho/util/thread_pool.hpp"
 
@@ -751,6 +752,10 @@ Result<BackupResult> Backup::run() {
   snapshot_paths.erase(std::unique(snapshot_paths.begin(), snapshot_paths.end()), snapshot_paths.end());
 
   std::string host = m_opt.host.empty() ? platform::host_name() : m_opt.host;
+  // Paths as a snapshot's JSON holds them: a path that is not UTF-8 is stored with
+  // U+FFFD for its invalid bytes, and must still find its parent.
+  std::vector<std::string> stored_paths;
+  for (const auto& p : snapshot_paths) stored_paths.push_back(as_json_string(p));
   std::optional<repo::SnapshotRef> parent;
   // Earlier snapshots of the same source (host, paths, policy), newest first:
   // the parent, and the history the anomaly score compares with.
@@ -758,7 +763,7 @@ Result<BackupResult> Backup::run() {
   if (auto all = m_repo.list_snapshots()) {
     for (auto it = all->rbegin(); it != all->rend(); ++it) {
       const auto& s = it->snapshot;
-      if (s.host != host || s.paths != snapshot_paths || s.policy != m_opt.policy) continue;
+      if (s.host != host || s.paths != stored_paths || s.policy != m_opt.policy) continue;
       if (!parent && !m_opt.parent && !m_opt.force_read) parent = *it;
       if (history.size() < 5)
         history.push_back({s.summary.total_files, s.summary.total_bytes, s.summary.files_new, s.summary.files_changed});
@@ -852,7 +857,7 @@ Result<BackupResult> Backup::run() {
     in.new_stored_bytes = stats.stored_bytes;
     in.has_parent = m_has_parent;
     in.history = std::move(history);
-    snap.anomaly = nlohmann::json::parse(score_anomaly(in, m_opt.anomaly).to_json().dump());
+    snap.anomaly = nlohmann::json::parse(json_dump(score_anomaly(in, m_opt.anomaly).to_json()));
   }
   crash_point("before-snapshot");
   KHO_TRY_ASSIGN(Id id, m_repo.save_snapshot(snap));

@@ -237,7 +237,7 @@ Status send_webhook(const std::string& url, const nlohmann::ordered_json& body, 
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) return fail(Errc::io, "cannot create a libcurl handle (out of memory?)");
 
-  const std::string text = body.dump();
+  const std::string text = json_dump(body);
   const auto secrets = url_secrets(url);
   const int attempts = std::max(1, options.attempts);
   auto delay = options.first_delay;
@@ -273,7 +273,7 @@ Status run_notify_command(const Command& command, const nlohmann::ordered_json& 
 
   platform::ChildOptions child;
   child.argv = std::move(argv);
-  child.stdin_data = body.dump() + "\n";
+  child.stdin_data = json_dump(body) + "\n";
   child.unset_env = {"KHO_*"};  // KHO_PASSWORD may hold the repository's password
   child.set_env = {{"KHO_EVENT", json_text(body, "event")},
                    {"KHO_POLICY", json_text(body, "policy")},

@@ -23,6 +23,7 @@
 
 #include "kho/backend/backend.hpp"
 #include "kho/platform/child.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::orchestrate {
 
@@ -940,7 +941,7 @@ class Recovery {
     auto j = to_json(m_report);
     j["who"] = m_opt.operator_name.empty() ? user_name() : m_opt.operator_name;
     j["host"] = host_name();
-    write_private(m_report.incident_json, j.dump(2) + "\n");
+    write_private(m_report.incident_json, json_dump(j, 2) + "\n");
     write_private(m_report.incident_markdown, markdown(j));
   }
 

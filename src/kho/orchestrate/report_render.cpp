@@ -11,6 +11,7 @@
 #include <set>
 
 #include "kho/orchestrate/report.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::orchestrate {
 
@@ -971,7 +972,7 @@ std::string render_report(const ReadinessReport& report, ReportFormat format, Re
     case ReportFormat::md:
       return render_md(report, lang);
     case ReportFormat::json:
-      return report_to_json(report, lang).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+      return json_dump(report_to_json(report, lang), 2) + "\n";
     case ReportFormat::html:
       return render_html(report, lang);
   }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kho/util/fd.hpp"
+#include "kho/util/json.hpp"
 
 namespace kho::orchestrate {
 
@@ -558,7 +559,7 @@ Status StateDb::finish_run(std::int64_t run_id, const RunOutcome& outcome) {
     return failf(Errc::invalid_argument, "the figures of run {} must be a JSON object", run_id);
   }
   // Replace invalid UTF-8 (in file names, say) rather than throw.
-  const std::string figures = outcome.figures.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string figures = json_dump(outcome.figures);
   KHO_TRY_ASSIGN(auto tx, Transaction::begin(m_db.get(), m_file));
   Stmt s(m_db.get(), m_file,
          "UPDATE runs SET status = ?2, finished_at = ?3, stage = ?4, error = ?5, snapshot_id = ?6, figures = ?7 "

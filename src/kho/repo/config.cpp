@@ -20,7 +20,7 @@ std::string RepoConfig::to_json() const {
   j["compression"] = {{"algorithm", "zstd"}, {"level", compression_level}};
   j["pack_size"] = pack_size;
   j["padding"] = padding == Padding::padme ? "padme" : "none";
-  return j.dump(2);
+  return json_dump(j, 2);
 }
 
 Result<RepoConfig> RepoConfig::from_json(ByteSpan text, const std::string& what) {

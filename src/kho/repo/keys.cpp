@@ -41,7 +41,7 @@ Result<Bytes> make_key_file(const MasterKeys& keys, const SecretString& password
               {"memlimit", kdf.memlimit},
               {"salt", to_base64(kdf.salt)}};
   j["data"] = to_base64(sealed);
-  std::string text = j.dump(2) + "\n";
+  std::string text = json_dump(j, 2) + "\n";
   return Bytes(text.begin(), text.end());
 }
 

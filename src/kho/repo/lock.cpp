@@ -29,7 +29,7 @@ std::string encode_lock(const LockInfo& info) {
   j["username"] = info.username;
   j["exclusive"] = info.exclusive;
   j["command"] = info.command;
-  return j.dump();
+  return json_dump(j);
 }
 
 }  // namespace

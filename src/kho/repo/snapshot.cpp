@@ -73,7 +73,7 @@ std::string Snapshot::to_json() const {
   if (original) j["original"] = original->hex();
   j["summary"] = summary.to_json();
   if (!anomaly.is_null()) j["anomaly"] = anomaly;
-  return j.dump();
+  return json_dump(j);
 }
 
 Result<Snapshot> Snapshot::from_json(ByteSpan text, const std::string& what) {
