@@ -49,21 +49,21 @@ std::vector<std::size_t> chunk_whole(const Chunker& c, ByteSpan data) {
 }
 
 // Chunk lengths of `data` when it arrives in pieces of 1 to `max_piece` bytes, as
-// from a pipe. With `resume`, each call is told how many bytes the last one that
-// found no cut point had looked at.
+// from a pipe. With `resume`, through StreamCuts: each call is told how many bytes
+// the last one that found no cut point had looked at.
 std::vector<std::size_t> chunk_streamed(const Chunker& c, ByteSpan data, std::size_t max_piece, std::uint64_t seed,
                                         bool resume) {
   std::mt19937_64 rng(seed);
   std::vector<std::size_t> out;
   Bytes window;  // bytes received but not yet chunked
-  std::size_t fed = 0, scanned = 0;
+  chunker::StreamCuts cuts(c);
+  std::size_t fed = 0;
   bool eof = false;
   while (!eof || !window.empty()) {
-    std::size_t cut = c.next_cut(window, eof, resume ? scanned : 0);
+    std::size_t cut = resume ? cuts.next(window, eof) : c.next_cut(window, eof);
     if (cut == 0) {
       REQUIRE(!eof);
       REQUIRE(window.size() < c.params().max_size);
-      scanned = window.size();
       std::size_t piece = std::min<std::size_t>(1 + rng() % max_piece, data.size() - fed);
       window.insert(window.end(), data.begin() + static_cast<std::ptrdiff_t>(fed),
                     data.begin() + static_cast<std::ptrdiff_t>(fed + piece));
@@ -73,7 +73,6 @@ std::vector<std::size_t> chunk_streamed(const Chunker& c, ByteSpan data, std::si
     }
     out.push_back(cut);
     window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(cut));
-    scanned = 0;
   }
   return out;
 }

@@ -63,4 +63,22 @@ private:
   std::uint64_t m_mask_large;
 };
 
+// The cuts of one stream that arrives in pieces: remembers how many bytes of the
+// current chunk held no cut point, so each call scans only what came since (the
+// `scanned` of next_cut()). One per stream; `data` always starts at the chunk start.
+class StreamCuts {
+public:
+  explicit StreamCuts(const Chunker& chunker) : m_chunker(chunker) {}
+  // As Chunker::next_cut(data, at_eof).
+  std::size_t next(ByteSpan data, bool at_eof) {
+    const std::size_t cut = m_chunker.next_cut(data, at_eof, m_scanned);
+    m_scanned = cut ? 0 : data.size();
+    return cut;
+  }
+
+private:
+  const Chunker& m_chunker;
+  std::size_t m_scanned = 0;
+};
+
 }  // namespace kho::chunker

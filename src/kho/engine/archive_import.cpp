@@ -186,7 +186,7 @@ Status Importer::open_archive() {
 Result<std::vector<Id>> Importer::store_data(const std::string& entry, std::uint64_t& total) {
   Bytes buffer;
   std::size_t start = 0;
-  std::size_t scanned = 0;  // bytes after `start` known to hold no cut point
+  chunker::StreamCuts cuts(m_chunker);
   bool eof = false;
   std::vector<Id> ids;
   std::deque<std::future<Result<Id>>> inflight;
@@ -238,12 +238,8 @@ Result<std::vector<Id>> Importer::store_data(const std::string& entry, std::uint
     if (m_progress) m_progress->bytes_done += static_cast<std::uint64_t>(n);
     KHO_TRY_STATUS(check_limits(entry));
     while (start < buffer.size()) {
-      std::size_t cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, buffer.size() - start), eof, scanned);
-      if (cut == 0) {
-        scanned = buffer.size() - start;  // the next read's bytes are scanned, not these again
-        break;
-      }
-      scanned = 0;
+      std::size_t cut = cuts.next(ByteSpan(buffer.data() + start, buffer.size() - start), eof);
+      if (cut == 0) break;
       KHO_TRY_STATUS(emit(cut));
     }
   }

@@ -312,19 +312,19 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     return {};
   };
   total = 0;
+  chunker::StreamCuts cuts(m_chunker);
   for (;;) {
     while (!eof && end - start < k_read_block) KHO_TRY_STATUS(read_more());
     if (start == end) break;
     // The first bytes, for the anomaly checks (type, entropy), from the data read anyway.
     if (head && total == 0 && head->empty())
       head->assign(buffer.data() + start, buffer.data() + start + std::min(end - start, k_anomaly_head_bytes));
-    std::size_t cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof);
+    std::size_t cut = cuts.next(ByteSpan(buffer.data() + start, end - start), eof);
     // No cut point in the window yet: it cannot end before `max` bytes or EOF. A
     // pipe gives a few KiB a read: only the bytes read since are scanned.
     while (cut == 0 && !eof && end - start < max) {
-      const std::size_t scanned = end - start;
       KHO_TRY_STATUS(read_more());
-      cut = m_chunker.next_cut(ByteSpan(buffer.data() + start, end - start), eof, scanned);
+      cut = cuts.next(ByteSpan(buffer.data() + start, end - start), eof);
     }
     ByteSpan window(buffer.data() + start, end - start);
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF

@@ -222,7 +222,7 @@ private:
     std::vector<Id> out;
     Bytes buffer;
     std::size_t start = 0;
-    std::size_t scanned = 0;  // bytes after `start` known to hold no cut point
+    chunker::StreamCuts cuts(m_chunker);
     auto emit = [&](std::size_t length) -> Status {
       ByteSpan chunk(buffer.data() + start, length);
       Id id = m_dst.hash_blob(chunk);
@@ -243,17 +243,11 @@ private:
         start = 0;
       }
       buffer.insert(buffer.end(), raw->begin(), raw->end());
-      while (std::size_t cut =
-                 m_chunker.next_cut(ByteSpan(buffer.data() + start, buffer.size() - start), false, scanned)) {
-        scanned = 0;
+      while (std::size_t cut = cuts.next(ByteSpan(buffer.data() + start, buffer.size() - start), false))
         KHO_TRY_STATUS(emit(cut));
-      }
-      scanned = buffer.size() - start;  // no cut point in these: the next blob's bytes are scanned, not these again
     }
-    while (start < buffer.size()) {
-      KHO_TRY_STATUS(emit(m_chunker.next_cut(ByteSpan(buffer.data() + start, buffer.size() - start), true, scanned)));
-      scanned = 0;
-    }
+    while (start < buffer.size())
+      KHO_TRY_STATUS(emit(cuts.next(ByteSpan(buffer.data() + start, buffer.size() - start), true)));
     if (m_progress) m_progress->files_done.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> guard(m_content_mutex);
     m_content_map.emplace(node.content, out);
