@@ -37,10 +37,10 @@ random_file big.bin 100000000
 truncate -s 50M sparse.img
 printf 'kho was here' | dd of=sparse.img bs=1 seek=$((25 * MiB)) conv=notrunc status=none
 
-# 150 levels of directories, past the 128 the backup walk holds open (below
-# that depth it looks entries up by path), with files on the way down.
+# 300 levels of directories, past the 256 the backup holds open (below that
+# depth it looks entries up and opens files by path), with files on the way down.
 d=deep
-for i in $(seq -w 1 150); do
+for i in $(seq -w 1 300); do
   d=$d/level$i
   if ((10#$i % 50 == 0)); then mkdir -p "$d" && printf 'level %s\n' "$i" >"$d/at_$i.txt"; fi
 done

@@ -114,11 +114,26 @@ constexpr std::uint64_t k_batch_file_max = 64 * 1024;  // larger files get a tas
 constexpr std::size_t k_batch_files = 32;
 constexpr std::uint64_t k_batch_bytes = 1024 * 1024;
 
+// A directory the walk holds open, shared with the reads of its files still to
+// come: they open each file by its name in it, not by its whole path (one name
+// to look up instead of every component of the path, and the very directory that
+// was listed). The last holder closes it; `count` is the number open at once.
+struct OpenDir {
+  OpenDir(platform::Dir d, std::atomic<unsigned>& open) : dir(std::move(d)), count(open) {}
+  ~OpenDir() { count--; }
+  OpenDir(const OpenDir&) = delete;
+  OpenDir& operator=(const OpenDir&) = delete;
+  platform::Dir dir;
+  std::atomic<unsigned>& count;
+};
+using OpenDirRef = std::shared_ptr<const OpenDir>;
+
 struct FileBatch {
   struct Entry {
     std::string path;
     Node node;
     bool modified;
+    OpenDirRef dir;  // holding the file, or none: it is opened by its path
   };
   std::vector<Entry> entries;
   std::uint64_t bytes = 0;
@@ -144,8 +159,9 @@ struct DirJob {
 };
 constexpr std::size_t k_max_queued_dirs = 4096;
 constexpr std::size_t k_dir_wake_batch = 32;
-// Directories held open by the walk at once (one per level), see save_dir.
-constexpr unsigned k_max_held_dirs = 128;
+// Directories held open at once, by the walk (one per level) and for files
+// queued to be read; past it, entries are looked up and opened by their paths.
+constexpr unsigned k_max_open_dirs = 256;
 
 // Errors of reading a source file (it vanished, is unreadable): the file is left
 // out of the snapshot; anything else (the repository failing) stops the backup.
@@ -218,9 +234,10 @@ private:
 
   template <typename ReadFn>
   Result<std::vector<Id>> store_content(ReadFn&& read, std::uint64_t& total, bool offload, Bytes* head = nullptr);
-  Result<Node> store_file(const std::string& path, Node node, bool modified);
-  Result<Node> read_file(const std::string& path, Node node, bool modified);
-  PendingNode queue_file(std::string path, Node node, bool modified);
+  // `dir`, when given, holds the file: it is opened there by its name.
+  Result<Node> store_file(const std::string& path, Node node, bool modified, const OpenDir* dir);
+  Result<Node> read_file(const std::string& path, Node node, bool modified, const OpenDir* dir);
+  PendingNode queue_file(std::string path, Node node, bool modified, OpenDirRef dir);
   void send_batch();
   Result<Node> store_stream(const StreamSource& source, const std::string& name);
   Result<PendingNode> save_dir(const std::string& path, Node node, const Node* parent, std::uint64_t root_device);
@@ -229,7 +246,7 @@ private:
   void tree_writer_loop();
   // `dir`, when given, is the open directory holding the entry: it is looked up by name there.
   std::optional<PendingNode> process_entry(const std::string& name, const std::string& path, const Node* parent,
-                                           std::uint64_t root_device, const platform::Dir* dir = nullptr);
+                                           std::uint64_t root_device, const OpenDirRef& dir = nullptr);
   Result<Id> save_tree(std::vector<PendingNode>& pending);
   Result<Node> save_virtual(const std::string& name, VirtualDir& dir, const Node* parent);
   Result<Tree> load_parent_tree(const Node* parent);
@@ -244,7 +261,7 @@ private:
   Counters m_count;
   std::mutex m_errors_mutex;
   std::vector<repo::SnapshotError> m_errors;
-  std::atomic<unsigned> m_dirs_held{0};
+  std::atomic<unsigned> m_open_dirs{0};
   std::mutex m_dir_mutex;
   std::condition_variable m_dir_ready;
   std::condition_variable m_dir_space;
@@ -348,10 +365,12 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
   return ids;
 }
 
-Result<Node> Backup::store_file(const std::string& path, Node node, bool modified) {
+Result<Node> Backup::store_file(const std::string& path, Node node, bool modified, const OpenDir* dir) {
   int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-  int fd = ::open(path.c_str(), flags | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), flags);
+  const int at = dir ? dir->dir.fd() : AT_FDCWD;
+  const char* name = dir ? node.name.c_str() : path.c_str();
+  int fd = ::openat(at, name, flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::openat(at, name, flags);
   if (fd < 0) return fail_errno("cannot open " + path, errno);
   Fd file(fd);
   struct stat st;
@@ -434,8 +453,8 @@ Result<Tree> Backup::load_parent_tree(const Node* parent) {
 
 std::optional<PendingNode> Backup::process_entry(const std::string& name, const std::string& path,
                                                  const Node* parent, std::uint64_t root_device,
-                                                 const platform::Dir* dir) {
-  auto info = dir ? dir->lstat(name, path) : platform::lstat_path(path);
+                                                 const OpenDirRef& dir) {
+  auto info = dir ? dir->dir.lstat(name, path) : platform::lstat_path(path);
   if (!info) {
     record_error(path, info.error());
     return std::nullopt;
@@ -488,7 +507,7 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
       }
       (pnode ? m_count.files_changed : m_count.files_new)++;
       if (m_progress && m_progress->log) m_progress->log(pnode ? "modified" : "new", path);
-      return queue_file(path, std::move(node), pnode != nullptr);
+      return queue_file(path, std::move(node), pnode != nullptr, dir);
     }
     case FileType::symlink: {
       if (same_inode) {
@@ -508,8 +527,8 @@ std::optional<PendingNode> Backup::process_entry(const std::string& name, const 
   }
 }
 
-Result<Node> Backup::read_file(const std::string& path, Node node, bool modified) {
-  auto stored = store_file(path, std::move(node), modified);
+Result<Node> Backup::read_file(const std::string& path, Node node, bool modified, const OpenDir* dir) {
+  auto stored = store_file(path, std::move(node), modified, dir);
   if (!stored && is_source_error(stored.error())) {
     // The file is left out and named in the snapshot's errors.
     record_error(path, stored.error());
@@ -518,14 +537,15 @@ Result<Node> Backup::read_file(const std::string& path, Node node, bool modified
   return stored;
 }
 
-PendingNode Backup::queue_file(std::string path, Node node, bool modified) {
+PendingNode Backup::queue_file(std::string path, Node node, bool modified, OpenDirRef dir) {
   if (node.size > k_batch_file_max)
-    return m_pool.submit([this, path = std::move(path), modified, node = std::move(node)]() mutable {
-      return read_file(path, std::move(node), modified);
-    });
+    return m_pool.submit(
+        [this, path = std::move(path), modified, node = std::move(node), dir = std::move(dir)]() mutable {
+          return read_file(path, std::move(node), modified, dir.get());
+        });
   if (!m_batch) m_batch = std::make_shared<FileBatch>();
   m_batch->bytes += node.size;
-  m_batch->entries.push_back({std::move(path), std::move(node), modified});
+  m_batch->entries.push_back({std::move(path), std::move(node), modified, std::move(dir)});
   BatchedNode queued{m_batch, m_batch->entries.size() - 1};
   if (m_batch->entries.size() >= k_batch_files || m_batch->bytes >= k_batch_bytes) send_batch();
   return queued;
@@ -537,7 +557,10 @@ void Backup::send_batch() {
   m_pool.submit([this, batch = std::move(m_batch)] {
     try {
       batch->results.reserve(batch->entries.size());
-      for (auto& e : batch->entries) batch->results.push_back(read_file(e.path, std::move(e.node), e.modified));
+      for (auto& e : batch->entries) {
+        batch->results.push_back(read_file(e.path, std::move(e.node), e.modified, e.dir.get()));
+        e.dir.reset();  // closed as soon as its last file is read
+      }
       batch->finished.set_value();
     } catch (...) {
       batch->finished.set_exception(std::current_exception());
@@ -581,24 +604,26 @@ Result<Id> Backup::save_tree(std::vector<PendingNode>& pending) {
 Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const Node* parent,
                                      std::uint64_t root_device) {
   if (cancelled()) return fail(Errc::interrupted, "interrupted");
-  KHO_TRY_ASSIGN(platform::Dir dir, platform::Dir::open(path));
-  KHO_TRY_ASSIGN(auto names, dir.names());
-  // Entries are looked up in the open directory, which stays open while the walk
-  // is below it: one descriptor per level, down to k_max_held_dirs levels; a
-  // deeper directory is closed once listed and its entries are looked up by path.
-  struct Level {
-    std::atomic<unsigned>& held;
-    ~Level() { held--; }
-  } level{m_dirs_held};
-  const bool hold = m_dirs_held++ < k_max_held_dirs;
-  if (!hold) dir = platform::Dir{};
+  KHO_TRY_ASSIGN(platform::Dir listed, platform::Dir::open(path));
+  KHO_TRY_ASSIGN(auto names, listed.names());
+  // Entries are looked up, and files opened, in the open directory, which stays
+  // open while the walk is below it and until its files are read (see OpenDir).
+  // With k_max_open_dirs open already (a deep tree, or many directories whose
+  // files wait to be read), it is closed once listed and its entries are looked
+  // up by path.
+  OpenDirRef dir;
+  if (m_open_dirs++ < k_max_open_dirs) dir = std::make_shared<const OpenDir>(std::move(listed), m_open_dirs);
+  else {
+    m_open_dirs--;
+    listed = platform::Dir{};
+  }
   KHO_TRY_ASSIGN(Tree parent_tree, load_parent_tree(parent));
   auto job = std::make_unique<DirJob>();
   job->children.reserve(names.size());
   for (const auto& name : names) {
     std::string child = join_path(path, name);
     if (m_filter.excluded(child)) continue;
-    auto entry = process_entry(name, child, parent_tree.find(name), root_device, hold ? &dir : nullptr);
+    auto entry = process_entry(name, child, parent_tree.find(name), root_device, dir);
     if (cancelled()) return fail(Errc::interrupted, "interrupted");
     if (entry) job->children.push_back(std::move(*entry));
   }

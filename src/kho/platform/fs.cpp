@@ -120,6 +120,8 @@ Result<FileInfo> Dir::lstat(const std::string& name, const std::string& path) co
   return info_from_stat(st, path);
 }
 
+int Dir::fd() const { return ::dirfd(m_dir.get()); }
+
 Result<std::vector<std::string>> list_dir(const std::string& path) {
   KHO_TRY_ASSIGN(Dir dir, Dir::open(path));
   return dir.names();

@@ -53,6 +53,8 @@ public:
   Result<std::vector<std::string>> names() const;
   // lstat(2) of the entry `name`; errors name `path`, the entry's full path.
   Result<FileInfo> lstat(const std::string& name, const std::string& path) const;
+  // The directory's descriptor, for the *at() calls on its entries.
+  int fd() const;
 
 private:
   struct Closer {
