@@ -169,3 +169,15 @@ for cmd in init backup restore check forget prune copy export import policy sche
 done
 expect_exit 0 kho help scheduler run
 assert_output_contains "--max-concurrent"
+
+step "an unusable libcurl fails http and https only, and says so"
+# libcurl is loaded when a rest: repository or a webhook first needs it: a
+# damaged one (here an empty file found first) stops neither start-up nor
+# commands on local repositories.
+mkdir -p "$TEST_DIR/badlib"
+: >"$TEST_DIR/badlib/libcurl.so.4"
+expect_exit 0 env LD_LIBRARY_PATH="$TEST_DIR/badlib" "$KHO" snapshots
+expect_exit 0 env LD_LIBRARY_PATH="$TEST_DIR/badlib" "$KHO" backup "$TEST_DIR/empty"
+expect_exit 1 env LD_LIBRARY_PATH="$TEST_DIR/badlib" "$KHO" -r rest:http://127.0.0.1:9/ snapshots
+assert_output_contains "cannot load libcurl"
+assert_output_contains "badlib/libcurl.so.4"

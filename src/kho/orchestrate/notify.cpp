@@ -10,12 +10,12 @@
 #include <thread>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include "kho/backend/backend.hpp"
 #include "kho/backend/rest/http_client.hpp"
 #include "kho/platform/child.hpp"
+#include "kho/util/curl_lib.hpp"
 #include "kho/util/fd.hpp"
 #include "kho/util/json.hpp"
 #include "kho/util/url.hpp"
@@ -41,14 +41,6 @@ std::string default_summary(const NotifyMessage& m) {
 }
 
 // ---- webhook --------------------------------------------------------------
-
-Status curl_global() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (result != CURLE_OK) return failf(Errc::io, "cannot initialise libcurl: {}", curl_easy_strerror(result));
-  return {};
-}
 
 bool starts_with_nocase(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() &&
@@ -93,10 +85,10 @@ std::string scrub(std::string text, const std::vector<std::string>& secrets) {
 }
 
 struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+  void operator()(CURL* curl) const { curl::easy_cleanup(curl); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { curl::slist_free_all(list); }
 };
 
 // Keeps the start of a response body for the error message; the rest is dropped.
@@ -116,10 +108,10 @@ struct Attempt {
 
 Result<Attempt> post_once(CURL* curl, const std::string& url, const std::string& body,
                           std::chrono::milliseconds timeout) {
-  curl_easy_reset(curl);
+  curl::easy_reset(curl);
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   for (const char* h : {"Content-Type: application/json", "Expect:"}) {
-    curl_slist* next = curl_slist_append(headers.get(), h);
+    curl_slist* next = curl::slist_append(headers.get(), h);
     if (!next) return fail(Errc::io, "out of memory building a webhook request");
     (void)headers.release();
     headers.reset(next);
@@ -128,25 +120,25 @@ Result<Attempt> post_once(CURL* curl, const std::string& url, const std::string&
   Attempt attempt;
   std::string kept;
   const long timeout_ms = std::max<long>(1, static_cast<long>(timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, k_user_agent);
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &kept);
-  attempt.code = curl_easy_perform(curl);
+  curl::easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl::easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl::easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl::easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl::easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl::easy_setopt(curl, CURLOPT_USERAGENT, k_user_agent);
+  curl::easy_setopt(curl, CURLOPT_POST, 1L);
+  curl::easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl::easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl::easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl::easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl::easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl::easy_setopt(curl, CURLOPT_WRITEDATA, &kept);
+  attempt.code = curl::easy_perform(curl);
   if (attempt.code != CURLE_OK) {
-    attempt.detail = error[0] ? error : curl_easy_strerror(attempt.code);
+    attempt.detail = error[0] ? error : curl::easy_strerror(attempt.code);
     return attempt;
   }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &attempt.status);
+  curl::easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &attempt.status);
   // The first line of the answer, when it is short printable text, helps
   // the reader ("404: no such hook").
   kept = kept.substr(0, kept.find_first_of("\r\n"));
@@ -233,8 +225,8 @@ Status send_webhook(const std::string& url, const nlohmann::ordered_json& body, 
   if (url.empty()) return fail(Errc::invalid_argument, "no webhook URL given");
   if (!starts_with_nocase(url, "http://") && !starts_with_nocase(url, "https://"))
     return failf(Errc::invalid_argument, "webhook {}: only http:// and https:// URLs are supported", shown);
-  KHO_TRY_STATUS(curl_global());
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  KHO_TRY_STATUS(curl::init());
+  std::unique_ptr<CURL, CurlDeleter> curl(curl::easy_init());
   if (!curl) return fail(Errc::io, "cannot create a libcurl handle (out of memory?)");
 
   const std::string text = json_dump(body);

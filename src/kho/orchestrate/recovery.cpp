@@ -1,7 +1,6 @@
 #include "kho/orchestrate/recovery.hpp"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netdb.h>
@@ -23,6 +22,7 @@
 
 #include "kho/backend/backend.hpp"
 #include "kho/platform/child.hpp"
+#include "kho/util/curl_lib.hpp"
 #include "kho/util/json.hpp"
 
 namespace kho::orchestrate {
@@ -386,31 +386,33 @@ std::size_t keep_body(char* data, std::size_t size, std::size_t count, void* use
 }
 
 HttpAnswer http_get(const std::string& url, double timeout_s) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   HttpAnswer a;
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (auto loaded = curl::init(); !loaded) {
+    a.error = loaded.error().message();
+    return a;
+  }
+  std::unique_ptr<CURL, decltype(&curl::easy_cleanup)> curl(curl::easy_init(), curl::easy_cleanup);
   if (!curl) {
-    a.error = "cannot initialise libcurl";
+    a.error = "cannot create a libcurl handle (out of memory?)";
     return a;
   }
   char error[CURL_ERROR_SIZE] = {};
   const long ms = std::max<long>(1, static_cast<long>(timeout_s * 1000));
-  curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, ms);
-  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, ms);
-  curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "kho-verify");
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, keep_body);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &a.body);
-  CURLcode code = curl_easy_perform(curl.get());
+  curl::easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, error);
+  curl::easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl::easy_setopt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+  curl::easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl::easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, ms);
+  curl::easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, ms);
+  curl::easy_setopt(curl.get(), CURLOPT_USERAGENT, "kho-verify");
+  curl::easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, keep_body);
+  curl::easy_setopt(curl.get(), CURLOPT_WRITEDATA, &a.body);
+  CURLcode code = curl::easy_perform(curl.get());
   if (code != CURLE_OK) {
-    a.error = error[0] ? error : curl_easy_strerror(code);
+    a.error = error[0] ? error : curl::easy_strerror(code);
     return a;
   }
-  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &a.status);
+  curl::easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &a.status);
   return a;
 }
 

@@ -6,30 +6,20 @@
 #include <cstring>
 #include <mutex>
 
-#include <curl/curl.h>
+#include "kho/util/curl_lib.hpp"
 
 namespace kho::backend {
 
 // Outside the anonymous namespace: HttpClient::Handle, a class with linkage, holds one.
 struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+  void operator()(CURL* curl) const { curl::easy_cleanup(curl); }
 };
 using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
 
 namespace {
 
-// libcurl's global state is set up once, before any handle exists.
-Status global_init() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (result != CURLE_OK)
-    return failf(Errc::io, "cannot initialise libcurl: {}", curl_easy_strerror(result));
-  return {};
-}
-
 struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { curl::slist_free_all(list); }
 };
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
@@ -122,7 +112,7 @@ HttpClient::HttpClient(HttpClientConfig config, std::string host_port)
 HttpClient::~HttpClient() = default;
 
 Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientConfig config, std::string host_port) {
-  KHO_TRY_STATUS(global_init());
+  KHO_TRY_STATUS(curl::init());
   config.connections = std::max(1, config.connections);
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(config), std::move(host_port)));
 }
@@ -138,7 +128,7 @@ Result<HttpClient::Handle*> HttpClient::acquire() {
   ++m_open;
   lock.unlock();
   auto h = std::make_unique<Handle>();
-  h->curl.reset(curl_easy_init());
+  h->curl.reset(curl::easy_init());
   if (!h->curl) {
     lock.lock();
     --m_open;
@@ -178,14 +168,14 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
   } give_back(this, handle);
 
   CURL* curl = handle->curl.get();
-  curl_easy_reset(curl);  // keeps the connection, DNS and TLS session caches
+  curl::easy_reset(curl);  // keeps the connection, DNS and TLS session caches
   handle->error[0] = '\0';
   HttpResponse response;
   Transfer transfer{&response, request.max_body};
 
   SlistPtr headers;
   auto add_header = [&](const char* h) {
-    curl_slist* next = curl_slist_append(headers.get(), h);
+    curl_slist* next = curl::slist_append(headers.get(), h);
     if (next) {
       (void)headers.release();
       headers.reset(next);
@@ -197,52 +187,52 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
   if (request.method == HttpMethod::post) headers_ok = headers_ok && add_header("Content-Type: application/octet-stream");
   if (!headers_ok) return failf(Errc::io, "{}: out of memory building the request", request.what);
 
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, handle->error);
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
-  curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
+  curl::easy_setopt(curl, CURLOPT_ERRORBUFFER, handle->error);
+  curl::easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl::easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl::easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  curl::easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl::easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl::easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+  curl::easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl::easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
   const long timeout = static_cast<long>(m_config.timeout.count());
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, timeout);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, timeout);
-  if (!m_config.cacert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, m_config.cacert.c_str());
+  curl::easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, timeout);
+  curl::easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl::easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, timeout);
+  if (!m_config.cacert.empty()) curl::easy_setopt(curl, CURLOPT_CAINFO, m_config.cacert.c_str());
   if (!m_config.user.empty()) {
-    curl_easy_setopt(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(curl, CURLOPT_USERNAME, m_config.user.c_str());
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, m_config.password.value().c_str());
+    curl::easy_setopt(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+    curl::easy_setopt(curl, CURLOPT_USERNAME, m_config.user.c_str());
+    curl::easy_setopt(curl, CURLOPT_PASSWORD, m_config.password.value().c_str());
   }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl::easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl::easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl::easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  curl::easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl::easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
   switch (request.method) {
-    case HttpMethod::get: curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L); break;
-    case HttpMethod::head: curl_easy_setopt(curl, CURLOPT_NOBODY, 1L); break;
+    case HttpMethod::get: curl::easy_setopt(curl, CURLOPT_HTTPGET, 1L); break;
+    case HttpMethod::head: curl::easy_setopt(curl, CURLOPT_NOBODY, 1L); break;
     case HttpMethod::post:
-      curl_easy_setopt(curl, CURLOPT_POST, 1L);
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+      curl::easy_setopt(curl, CURLOPT_POST, 1L);
+      curl::easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl::easy_setopt(curl, CURLOPT_POSTFIELDS,
                        request.body.empty() ? k_empty_body : reinterpret_cast<const char*>(request.body.data()));
       break;
-    case HttpMethod::del: curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "DELETE"); break;
+    case HttpMethod::del: curl::easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "DELETE"); break;
   }
-  if (!request.range.empty()) curl_easy_setopt(curl, CURLOPT_RANGE, request.range.c_str());
+  if (!request.range.empty()) curl::easy_setopt(curl, CURLOPT_RANGE, request.range.c_str());
 
-  CURLcode code = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  CURLcode code = curl::easy_perform(curl);
+  curl::easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   if (code == CURLE_WRITE_ERROR && response.body_too_long) {
     give_back.not_reusable();  // the rest of that body is still on the connection
     return response;
   }
   if (code != CURLE_OK) {
     give_back.not_reusable();
-    std::string detail = handle->error[0] ? handle->error : curl_easy_strerror(code);
+    std::string detail = handle->error[0] ? handle->error : curl::easy_strerror(code);
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
     if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE)
       return failf(Errc::io,
