@@ -38,7 +38,8 @@ Status init() {
     static Api api;
     std::string missing;
     const bool complete =
-        bind(lib, "curl_global_init", api.global_init, missing) && bind(lib, "curl_easy_init", api.easy_init, missing) &&
+        bind(lib, "curl_global_init", api.global_init, missing) &&
+        bind(lib, "curl_easy_init", api.easy_init, missing) &&
         bind(lib, "curl_easy_setopt", api.easy_setopt, missing) &&
         bind(lib, "curl_easy_perform", api.easy_perform, missing) &&
         bind(lib, "curl_easy_getinfo", api.easy_getinfo, missing) &&

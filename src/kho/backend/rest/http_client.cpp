@@ -218,7 +218,7 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request) {
       curl::easy_setopt(curl, CURLOPT_POST, 1L);
       curl::easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       curl::easy_setopt(curl, CURLOPT_POSTFIELDS,
-                       request.body.empty() ? k_empty_body : reinterpret_cast<const char*>(request.body.data()));
+                        request.body.empty() ? k_empty_body : reinterpret_cast<const char*>(request.body.data()));
       break;
     case HttpMethod::del: curl::easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "DELETE"); break;
   }
