@@ -7,6 +7,8 @@
 // through the functions below (curl_easy_setopt is curl::easy_setopt, and so
 // on), after init(); <curl/curl.h> gives the types and constants.
 
+#include <type_traits>
+
 #include <curl/curl.h>
 
 #include "kho/util/error.hpp"
@@ -38,9 +40,12 @@ inline CURL* easy_init() {
   const Api* api = loaded();
   return api ? api->easy_init() : nullptr;
 }
-// The argument goes on with the type it is given, as to curl_easy_setopt().
+// The argument goes on with the type it is given, as to curl_easy_setopt(): a
+// number, a pointer or a function, never an object (a std::string_view would
+// pass through the varargs unnoticed and be read as garbage).
 template <typename T>
 CURLcode easy_setopt(CURL* curl, CURLoption option, T value) {
+  static_assert(std::is_scalar_v<T>, "curl::easy_setopt takes a number, a pointer or a function");
   const Api* api = loaded();
   return api ? api->easy_setopt(curl, option, value) : CURLE_FAILED_INIT;
 }
