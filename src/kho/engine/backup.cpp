@@ -119,6 +119,14 @@ constexpr std::uint64_t k_batch_bytes = 1024 * 1024;
 // to look up instead of every component of the path, and the very directory that
 // was listed). The last holder closes it; `count` is the number open at once.
 struct OpenDir {
+  // `d` kept open and counted, or null (and `d` closed) when `max` are open already.
+  static std::shared_ptr<const OpenDir> keep(platform::Dir d, std::atomic<unsigned>& count, unsigned max) {
+    if (count++ >= max) {
+      count--;
+      return nullptr;
+    }
+    return std::make_shared<const OpenDir>(std::move(d), count);
+  }
   OpenDir(platform::Dir d, std::atomic<unsigned>& open) : dir(std::move(d)), count(open) {}
   ~OpenDir() { count--; }
   OpenDir(const OpenDir&) = delete;
@@ -611,12 +619,7 @@ Result<PendingNode> Backup::save_dir(const std::string& path, Node node, const N
   // With k_max_open_dirs open already (a deep tree, or many directories whose
   // files wait to be read), it is closed once listed and its entries are looked
   // up by path.
-  OpenDirRef dir;
-  if (m_open_dirs++ < k_max_open_dirs) dir = std::make_shared<const OpenDir>(std::move(listed), m_open_dirs);
-  else {
-    m_open_dirs--;
-    listed = platform::Dir{};
-  }
+  const OpenDirRef dir = OpenDir::keep(std::move(listed), m_open_dirs, k_max_open_dirs);
   KHO_TRY_ASSIGN(Tree parent_tree, load_parent_tree(parent));
   auto job = std::make_unique<DirJob>();
   job->children.reserve(names.size());
@@ -882,6 +885,8 @@ Result<BackupResult> Backup::run() {
     in.new_stored_bytes = stats.stored_bytes;
     in.has_parent = m_has_parent;
     in.history = std::move(history);
+    // Through its text, so the record names paths as the stored snapshot will
+    // (U+FFFD for bytes that are not UTF-8), in the summary printed now as later.
     snap.anomaly = nlohmann::json::parse(json_dump(score_anomaly(in, m_opt.anomaly).to_json()));
   }
   crash_point("before-snapshot");

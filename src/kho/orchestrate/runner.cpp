@@ -16,7 +16,6 @@
 #include "kho/orchestrate/tz.hpp"
 #include "kho/platform/child.hpp"
 #include "kho/util/fd.hpp"
-#include "kho/util/json.hpp"
 
 namespace kho::orchestrate {
 
@@ -215,7 +214,7 @@ public:
       if (!m_report.stage.empty()) out.stage = m_report.stage;
       if (!m_report.error.empty()) out.error = m_report.error;
       if (!m_report.snapshot_id.empty()) out.snapshot_id = m_report.snapshot_id;
-      out.figures = nlohmann::json::parse(json_dump(m_report.figures));
+      out.figures = nlohmann::json(m_report.figures);
       KHO_TRY_STATUS(m_state->finish_run(m_report.run_id, out));
     }
     return std::move(m_report);
