@@ -276,6 +276,32 @@ def scaling_section(steps):
     return lines, out
 
 
+def runs_section(steps, a="kho", b="restic"):
+    """Each run of the timed steps side by side: the tools took turns, so run i of
+    one and run i of the other ran minutes apart and their ratio pairs them; the
+    fastest runs show each tool with the least disturbance (noise only adds time)."""
+    lines, out = [], []
+    for key, label in STEPS:
+        if key not in WALL_TARGETS:
+            continue
+        ra = {m["run"]: m for m in steps.get(a, {}).get(key, {}).get("runs", [])}
+        rb = {m["run"]: m for m in steps.get(b, {}).get(key, {}).get("runs", [])}
+        paired = sorted(set(ra) & set(rb))
+        if len(paired) < 2:
+            continue
+        parts, item = [], {"step": key, "runs": []}
+        for n in paired:
+            r = ratio(ra[n]["wall_s"], rb[n]["wall_s"])
+            parts.append(f"{ra[n]['wall_s']:.2f}/{rb[n]['wall_s']:.2f} {fmt_ratio(r)}")
+            item["runs"].append({"run": n, a: ra[n]["wall_s"], b: rb[n]["wall_s"], "ratio": r,
+                                 f"{a}_sys_s": ra[n]["sys_s"], f"{b}_sys_s": rb[n]["sys_s"]})
+        fa, fb = min(m["wall_s"] for m in ra.values()), min(m["wall_s"] for m in rb.values())
+        item["fastest"] = {a: fa, b: fb, "ratio": ratio(fa, fb)}
+        out.append(item)
+        lines.append(f"  {label:<22} " + "; ".join(parts) + f"; fastest {fa:.2f}/{fb:.2f} {fmt_ratio(ratio(fa, fb))}")
+    return lines, out
+
+
 def targets_section(rows, steps, meta, scaling):
     by = {r["step"]: r for r in rows}
     lines, out = [], []
@@ -337,6 +363,7 @@ def main():
     sc_lines, sc_out = scaling_section(steps)
     rm_lines, rm_out = remote_section(steps, int(meta.get("tree_bytes", "0")))
     tg_lines, tg_out = targets_section(rows, steps, meta, sc_out)
+    ru_lines, ru_out = runs_section(steps)
 
     tb = int(meta.get("tree_bytes", "0"))
     header = [
@@ -358,6 +385,8 @@ def main():
 
     text = header + [""] + table_lines(rows, False) + ["", "Restored trees vs source:"] + verify
     text += ["", "Backup summaries (parent detection):"] + parent_lines(steps)
+    if ru_lines:
+        text += ["", "Each run, wall seconds kho/restic and ratio (the table shows the medians):"] + ru_lines
     text += [""] + lim_lines
     if rm_lines:
         text += ["", "Throughput of the tree, local and over loopback servers:"] + rm_lines
@@ -371,6 +400,9 @@ def main():
     md += table_lines(rows, True)
     md += ["", "Restored trees vs source:", ""] + [f"- {v.strip()}" for v in verify]
     md += ["", "Backup summaries (parent detection):", ""] + [f"- {v.strip()}" for v in parent_lines(steps)]
+    if ru_lines:
+        md += ["", "Each run, wall seconds kho/restic and ratio (the table shows the medians):", ""]
+        md += [f"- {v.strip()}" for v in ru_lines]
     md += ["", "```"] + lim_lines + ["```"]
     if rm_lines:
         md += ["", "Throughput of the tree, local and over loopback servers:", ""] + [f"- {v.strip()}" for v in rm_lines]
@@ -383,7 +415,7 @@ def main():
         f.write(report)
     with open(os.path.join(bench_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "steps": steps, "table": rows, "limits": lim_out, "scaling": sc_out,
-                   "remote": rm_out, "targets": tg_out}, f, indent=2)
+                   "remote": rm_out, "runs": ru_out, "targets": tg_out}, f, indent=2)
         f.write("\n")
     print(f"\nwritten: {bench_dir}/results.md, results.json, results.txt")
 
