@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <random>
 #include <set>
@@ -238,6 +239,52 @@ TEST_CASE("all-zero data is cut at the maximum size", "[chunker]") {
   Chunker big(Params{}, gear);
   Bytes more_zeros(Params{}.max_size + 1, 0);
   CHECK(big.next_cut(more_zeros, false) == Params{}.max_size);
+}
+
+// FastCDC as specified, one byte at a time: the gear hash from the chunk's start,
+// a cut after position i >= min_size where (hash & mask) == 0, the mask having
+// two bits more than log2(avg_size) before avg_size and two fewer from there on.
+std::size_t reference_cut(const Params& params, const chunker::GearTable& gear, ByteSpan data, bool at_eof) {
+  const auto bits = static_cast<unsigned>(std::countr_zero(params.avg_size));
+  const std::uint64_t small = ~std::uint64_t{0} << (64 - (bits + 2)), large = ~std::uint64_t{0} << (64 - (bits - 2));
+  if (data.size() <= params.min_size) return at_eof ? data.size() : 0;
+  const std::size_t limit = std::min<std::size_t>(data.size(), params.max_size);
+  std::uint64_t h = 0;
+  for (std::size_t i = 0; i < limit; ++i) {
+    h = (h << 1) + gear[data[i]];
+    if (i >= params.min_size && (h & (i < params.avg_size ? small : large)) == 0) return i + 1;
+  }
+  return limit == params.max_size ? limit : (at_eof ? data.size() : 0);
+}
+
+std::vector<std::size_t> reference_whole(const Params& params, const chunker::GearTable& gear, ByteSpan data) {
+  std::vector<std::size_t> out;
+  for (; !data.empty(); data = data.subspan(out.back())) out.push_back(reference_cut(params, gear, data, true));
+  return out;
+}
+
+TEST_CASE("runs of zeros are cut as byte-by-byte FastCDC cuts them", "[chunker]") {
+  // Random data with zero runs of many lengths, some longer than max_size; the
+  // scan passes over zeros quickly, which must not move a single cut.
+  Bytes data = noise(3 << 20, 11);
+  std::mt19937_64 rng(12);
+  for (std::size_t at = 1000; at < data.size();) {
+    const std::size_t run = std::min<std::size_t>(data.size() - at, rng() % 3 == 0 ? rng() % 200'000 : rng() % 300);
+    std::fill_n(data.begin() + static_cast<std::ptrdiff_t>(at), run, std::uint8_t{0});
+    at += run + 1 + rng() % 40'000;
+  }
+  auto gear = chunker::derive_gear(seed_bytes(3));
+  auto expected = reference_whole(k_small, gear, data);
+  REQUIRE(std::count(expected.begin(), expected.end(), k_small.max_size) >= 2);
+  CHECK(chunk_whole(Chunker(k_small, gear), data) == expected);
+  CHECK(chunk_streamed(Chunker(k_small, gear), data, 5000, 13, true) == expected);
+  // A table for which zeros do make cut points (the hash over zeros settles on
+  // -gear[0] = 1, whose top bits are zero): every zero run of 64 bytes or more cuts.
+  gear[0] = ~std::uint64_t{0};
+  auto cutting = reference_whole(k_small, gear, data);
+  REQUIRE(std::count(cutting.begin(), cutting.end(), k_small.min_size + 1) >= 10);
+  CHECK(chunk_whole(Chunker(k_small, gear), data) == cutting);
+  CHECK(chunk_streamed(Chunker(k_small, gear), data, 5000, 13, true) == cutting);
 }
 
 TEST_CASE("feeding a stream in pieces gives the same chunks as one buffer", "[chunker]") {

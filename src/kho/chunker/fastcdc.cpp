@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace kho::chunker {
 
@@ -22,9 +23,16 @@ constexpr std::uint64_t high_mask(unsigned bits) {
 // Rolls the gear hash over p[i, end) and returns the offset just past the first
 // byte at which (h & mask) == 0, or 0 when there is none. Unrolled by 8: the only
 // branches in the loop are the mask tests, which are almost never taken.
+//
+// Over zero bytes the hash settles on -gear[0] (a fixed point: 2 * -g + g = -g)
+// within 64 bytes. Unless that value is a cut point, a run of zeros holds none, and
+// the scan passes over it a word at a time (the zeros of a sparse or preallocated
+// file: the hash need not be rolled over them).
 inline std::size_t scan(const std::uint8_t* p, std::size_t i, std::size_t end, std::uint64_t& hash,
                         std::uint64_t mask, const std::uint64_t* gear) {
   std::uint64_t h = hash;
+  const std::uint64_t zero_hash = 0 - gear[0];
+  const bool zeros_never_cut = (zero_hash & mask) != 0;
 #define KHO_GEAR_STEP(k)                 \
   h = (h << 1) + gear[p[i + (k)]];       \
   if ((h & mask) == 0) [[unlikely]] {    \
@@ -32,6 +40,11 @@ inline std::size_t scan(const std::uint8_t* p, std::size_t i, std::size_t end, s
     return i + (k) + 1;                  \
   }
   for (; i + 8 <= end; i += 8) {
+    if (h == zero_hash && zeros_never_cut) [[unlikely]] {
+      std::uint64_t word;
+      while (i + 8 <= end && (std::memcpy(&word, p + i, 8), word == 0)) i += 8;
+      if (i + 8 > end) break;
+    }
     KHO_GEAR_STEP(0)
     KHO_GEAR_STEP(1)
     KHO_GEAR_STEP(2)
