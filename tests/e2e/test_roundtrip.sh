@@ -36,6 +36,12 @@ random_file big.bin 100000000
 # A 50 MB sparse file with a few bytes in the middle.
 truncate -s 50M sparse.img
 printf 'kho was here' | dd of=sparse.img bs=1 seek=$((25 * MiB)) conv=notrunc status=none
+# A 40 MB disk image: data at the start, across a 4 MiB boundary and as its last
+# bytes, holes between (the backup does not read holes: they come back as zeros).
+truncate -s 40M disk.img
+head -c $((3 * MiB)) /dev/urandom | dd of=disk.img conv=notrunc status=none
+head -c 70000 /dev/urandom | dd of=disk.img bs=1 seek=$((16 * MiB - 30000)) conv=notrunc status=none
+printf 'the end' | dd of=disk.img bs=1 seek=$((40 * MiB - 7)) conv=notrunc status=none
 
 # 300 levels of directories, past the 256 the backup holds open (below that
 # depth it looks entries up and opens files by path), with files on the way down.
@@ -160,6 +166,7 @@ expect_exit 0 kho compare "latest:$SRC" "$SRC"
 
 step "sparse file keeps its holes"
 cmp "$SRC/sparse.img" "$R1$SRC/sparse.img"
+cmp "$SRC/disk.img" "$R1$SRC/disk.img"
 if ((SPARSE_OK)); then
   # The few written bytes may sit in one chunk of up to 8 MiB that is written
   # whole; the rest of the 50 MB must stay holes.

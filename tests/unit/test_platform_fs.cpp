@@ -293,3 +293,56 @@ TEST_CASE("file type names", "[platform][fs]") {
   };
   for (const auto& [type, name] : cases) CHECK(file_type_name(type) == name);
 }
+
+TEST_CASE("SparseReader reads a file with holes as read(2) does and skips the holes", "[platform][fs]") {
+  ScopedTempDir tmp("kho-fs");
+  const std::size_t MiB = 1 << 20;
+  // Data at the start, inside, and as the last byte; holes between. And the same
+  // with a hole at the end, a file without holes, and an empty file.
+  struct Piece {
+    std::size_t at;
+    std::string bytes;
+  };
+  std::string first(100'000, 'a'), middle(5000, 'b');
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = static_cast<char>('a' + i % 26);
+  const std::vector<std::pair<std::string, std::pair<std::size_t, std::vector<Piece>>>> files = {
+      {"sparse", {20 * MiB, {{0, first}, {7 * MiB + 123, middle}, {20 * MiB - 1, "z"}}}},
+      {"hole-at-end", {12 * MiB, {{3 * MiB, middle}}}},
+      {"dense", {3 * MiB + 7, {{0, std::string(3 * MiB + 7, 'd')}}}},
+      {"empty", {0, {}}},
+  };
+  for (const auto& [name, spec] : files) {
+    const auto& [size, pieces] = spec;
+    INFO(name);
+    const fs::path p = tmp / name;
+    std::string expected(size, '\0');
+    make_file(p);
+    REQUIRE(::truncate(p.c_str(), static_cast<off_t>(size)) == 0);
+    Fd w(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
+    REQUIRE(w.valid());
+    for (const auto& piece : pieces) {
+      REQUIRE(::pwrite(w.get(), piece.bytes.data(), piece.bytes.size(), static_cast<off_t>(piece.at)) ==
+              static_cast<ssize_t>(piece.bytes.size()));
+      expected.replace(piece.at, piece.bytes.size(), piece.bytes);
+    }
+    REQUIRE(::fsync(w.get()) == 0);
+    for (std::size_t block : {std::size_t{1} << 12, std::size_t{3} << 20, std::size_t{1000}}) {
+      Fd r(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+      REQUIRE(r.valid());
+      SparseReader reader(r.get(), p.string());
+      std::string got;
+      std::vector<std::uint8_t> buffer(block, 0xee);
+      for (;;) {
+        auto n = reader.read(buffer.data(), buffer.size());
+        REQUIRE(n);
+        if (*n == 0) break;
+        got.append(reinterpret_cast<const char*>(buffer.data()), *n);
+      }
+      CHECK(got == expected);
+      CHECK(reader.position() == size);
+      if (name == "sparse") CHECK(reader.hole_bytes() >= 18 * MiB);
+      if (name == "hole-at-end") CHECK(reader.hole_bytes() >= 8 * MiB);
+      if (name == "dense" || name == "empty") CHECK(reader.hole_bytes() == 0);
+    }
+  }
+}

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 #include <variant>
@@ -90,6 +92,35 @@ private:
   static constexpr std::size_t k_kept = 4;
   std::mutex m_mutex;
   std::vector<Buffer> m_free;
+};
+
+bool all_zero(ByteSpan s) { return !s.empty() && s[0] == 0 && std::memcmp(s.data(), s.data() + 1, s.size() - 1) == 0; }
+
+// The IDs of all-zero chunks stored by this backup, by length: such a chunk's ID
+// depends on its length only, and the zeros of a sparse or preallocated file
+// (most of them in chunks of the chunker's largest size) need not be hashed,
+// copied or looked up again. An ID is added once its chunk is stored.
+class ZeroChunkIds {
+public:
+  std::optional<Id> find(ByteSpan chunk) const {
+    if (!all_zero(chunk)) return std::nullopt;
+    std::lock_guard lock(m_mutex);
+    for (const auto& [size, id] : m_ids)
+      if (size == chunk.size()) return id;
+    return std::nullopt;
+  }
+  void add(std::size_t size, const Id& id) {
+    std::lock_guard lock(m_mutex);
+    if (m_ids.size() >= k_max) return;
+    for (const auto& known : m_ids)
+      if (known.first == size) return;
+    m_ids.emplace_back(size, id);
+  }
+
+private:
+  static constexpr std::size_t k_max = 64;
+  mutable std::mutex m_mutex;
+  std::vector<std::pair<std::size_t, Id>> m_ids;
 };
 
 // A source tree's skeleton: the directories leading to each backed-up path.
@@ -279,6 +310,7 @@ private:
   std::shared_ptr<FileBatch> m_batch;  // small files not yet sent (walking thread only)
   bool m_has_parent = false;
   ChunkBufferPool m_chunk_buffers;
+  ZeroChunkIds m_zero_chunks;
   ThreadPool m_blob_pool;  // seals chunks of large files; outlives m_pool, whose tasks use it
   ThreadPool m_pool;  // last member: joined first, while the rest is alive
 };
@@ -309,6 +341,7 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
       std::lock_guard lock(m_errors_mutex);
       return fail(Errc::failed, m_store_error);
     }
+    if (auto known = m_zero_chunks.find(chunk)) return *known;
     Id id = m_repo.hash_blob(chunk);
     if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved) {
       std::lock_guard lock(m_errors_mutex);
@@ -317,6 +350,7 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
       m_store_failed.store(true, std::memory_order_release);
       return fail(Errc::failed, m_store_error);
     }
+    if (all_zero(chunk)) m_zero_chunks.add(chunk.size(), id);
     return id;
   };
   // Reads one more block after the window, moving the window to the front of the
@@ -355,11 +389,17 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
     ByteSpan chunk = window.subspan(0, cut);
     if (offload) {
-      inflight.push_back(m_blob_pool.submit([this, store, data = m_chunk_buffers.copy(chunk)]() mutable {
-        auto id = store(data.bytes());
-        m_chunk_buffers.give_back(std::move(data));
-        return id;
-      }));
+      if (auto known = m_zero_chunks.find(chunk)) {  // stored already: nothing to copy, hash or seal
+        std::promise<Result<Id>> ready;
+        ready.set_value(*known);
+        inflight.push_back(ready.get_future());
+      } else {
+        inflight.push_back(m_blob_pool.submit([this, store, data = m_chunk_buffers.copy(chunk)]() mutable {
+          auto id = store(data.bytes());
+          m_chunk_buffers.give_back(std::move(data));
+          return id;
+        }));
+      }
       while (inflight.size() > max_inflight) KHO_TRY_STATUS(drain_one());
     } else {
       KHO_TRY_ASSIGN(Id id, store(chunk));
@@ -395,9 +435,12 @@ Result<Node> Backup::store_file(const std::string& path, Node node, bool modifie
   // file that grew since is read on.
   std::uint64_t got = 0;
   bool at_end = false;
+  // A large file with fewer blocks than its size has holes: they are not read.
+  std::optional<SparseReader> sparse;
+  if (st.st_size > static_cast<off_t>(k_read_block) && st.st_blocks * 512 < st.st_size) sparse.emplace(fd, path);
   auto read = [&](std::uint8_t* buf, std::size_t size) -> Result<std::size_t> {
     if (at_end) return std::size_t{0};
-    KHO_TRY_ASSIGN(std::size_t n, read_some(fd, buf, size, path));
+    KHO_TRY_ASSIGN(std::size_t n, sparse ? sparse->read(buf, size) : read_some(fd, buf, size, path));
     got += n;
     at_end = n < size && got == static_cast<std::uint64_t>(st.st_size);
     return n;

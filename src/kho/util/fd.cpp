@@ -1,7 +1,10 @@
 #include "kho/util/fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace kho {
@@ -23,6 +26,48 @@ Result<Fd> open_fd(const std::string& path, int flags, mode_t mode) {
     int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
     if (fd >= 0) return Fd(fd);
     if (errno != EINTR) return fail_errno(path, errno);
+  }
+}
+
+void SparseReader::locate() {
+  const off_t pos = static_cast<off_t>(m_pos);
+  const off_t data = ::lseek(m_fd, pos, SEEK_DATA);
+  if (data < 0) {
+    // ENXIO: no data at or after `pos`, a hole up to the end of the file (or the
+    // end itself). Any other error: the file system cannot tell; read all.
+    struct stat st;
+    if (errno == ENXIO && ::fstat(m_fd, &st) == 0) m_hole_end = std::max<std::uint64_t>(m_pos, st.st_size);
+    else m_seekable = false;
+    return;
+  }
+  if (data > pos) {
+    m_hole_end = static_cast<std::uint64_t>(data);
+    return;
+  }
+  const off_t hole = ::lseek(m_fd, pos, SEEK_HOLE);
+  if (hole > pos) m_data_end = static_cast<std::uint64_t>(hole);
+  else m_seekable = false;
+}
+
+Result<std::size_t> SparseReader::read(std::uint8_t* buffer, std::size_t size) {
+  if (size == 0) return std::size_t{0};
+  if (m_seekable && m_pos >= m_hole_end && m_pos >= m_data_end) locate();
+  if (m_pos < m_hole_end) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(size, m_hole_end - m_pos));
+    std::memset(buffer, 0, n);
+    m_pos += n;
+    m_hole_bytes += n;
+    return n;
+  }
+  // Within the data found, or past the end (a read there finds the end, or what was appended since).
+  if (m_pos < m_data_end) size = static_cast<std::size_t>(std::min<std::uint64_t>(size, m_data_end - m_pos));
+  for (;;) {
+    ssize_t n = ::pread(m_fd, buffer, size, static_cast<off_t>(m_pos));
+    if (n >= 0) {
+      m_pos += static_cast<std::size_t>(n);
+      return static_cast<std::size_t>(n);
+    }
+    if (errno != EINTR) return fail_errno("reading " + m_what, errno);
   }
 }
 

@@ -61,6 +61,31 @@ private:
 [[nodiscard]] Result<std::size_t> pread_all(int fd, std::uint8_t* buffer, std::size_t size,
                                             std::uint64_t offset, const std::string& what);
 
+// Reads a file from its start as read(2) would, except that its holes (as
+// lseek's SEEK_DATA and SEEK_HOLE find them) come back as zeros without being
+// read: reading a hole would fill the page cache with zeros and copy them, a
+// cost of seconds for each GiB of a large sparse file (a raw disk image,
+// /var/log/lastlog). Where the file system cannot tell holes, it reads all.
+class SparseReader {
+public:
+  SparseReader(int fd, std::string what) : m_fd(fd), m_what(std::move(what)) {}
+  // Up to `size` bytes of the next ones; 0 at the end of the file.
+  [[nodiscard]] Result<std::size_t> read(std::uint8_t* buffer, std::size_t size);
+  std::uint64_t position() const { return m_pos; }
+  std::uint64_t hole_bytes() const { return m_hole_bytes; }  // given as zeros, not read
+
+private:
+  void locate();
+
+  int m_fd;
+  std::string m_what;
+  std::uint64_t m_pos = 0;
+  std::uint64_t m_hole_end = 0;  // [m_pos, m_hole_end) is a hole
+  std::uint64_t m_data_end = 0;  // [m_pos, m_data_end) is data
+  std::uint64_t m_hole_bytes = 0;
+  bool m_seekable = true;
+};
+
 // fsync(2) of an open descriptor.
 [[nodiscard]] Status fsync_fd(int fd, const std::string& what);
 
