@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 
 #include "kho/util/bytes.hpp"
 
