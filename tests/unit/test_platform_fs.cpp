@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <filesystem>
@@ -338,7 +339,10 @@ TEST_CASE("SparseReader reads a file with holes as read(2) does and skips the ho
         if (*n == 0) break;
         got.append(reinterpret_cast<const char*>(buffer.data()), *n);
       }
-      CHECK(got == expected);
+      // The offset of the first difference (not the strings: megabytes to print).
+      CHECK(got.size() == expected.size());
+      const auto diff = std::mismatch(got.begin(), got.end(), expected.begin(), expected.end());
+      CHECK(static_cast<std::size_t>(diff.first - got.begin()) == got.size());
       CHECK(reader.position() == size);
       if (name == "sparse") CHECK(reader.hole_bytes() >= 18 * MiB);
       if (name == "hole-at-end") CHECK(reader.hole_bytes() >= 8 * MiB);
