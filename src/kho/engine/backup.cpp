@@ -102,11 +102,10 @@ bool all_zero(ByteSpan s) { return !s.empty() && s[0] == 0 && std::memcmp(s.data
 // copied or looked up again. An ID is added once its chunk is stored.
 class ZeroChunkIds {
 public:
-  std::optional<Id> find(ByteSpan chunk) const {
-    if (!all_zero(chunk)) return std::nullopt;
+  std::optional<Id> find(std::size_t size) const {
     std::lock_guard lock(m_mutex);
-    for (const auto& [size, id] : m_ids)
-      if (size == chunk.size()) return id;
+    for (const auto& known : m_ids)
+      if (known.first == size) return known.second;
     return std::nullopt;
   }
   void add(std::size_t size, const Id& id) {
@@ -341,7 +340,9 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
       std::lock_guard lock(m_errors_mutex);
       return fail(Errc::failed, m_store_error);
     }
-    if (auto known = m_zero_chunks.find(chunk)) return *known;
+    const bool zero = all_zero(chunk);
+    if (zero)
+      if (auto known = m_zero_chunks.find(chunk.size())) return *known;
     Id id = m_repo.hash_blob(chunk);
     if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved) {
       std::lock_guard lock(m_errors_mutex);
@@ -350,7 +351,7 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
       m_store_failed.store(true, std::memory_order_release);
       return fail(Errc::failed, m_store_error);
     }
-    if (all_zero(chunk)) m_zero_chunks.add(chunk.size(), id);
+    if (zero) m_zero_chunks.add(chunk.size(), id);
     return id;
   };
   // Reads one more block after the window, moving the window to the front of the
@@ -389,7 +390,9 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
     ByteSpan chunk = window.subspan(0, cut);
     if (offload) {
-      if (auto known = m_zero_chunks.find(chunk)) {  // stored already: nothing to copy, hash or seal
+      std::optional<Id> known;
+      if (all_zero(chunk)) known = m_zero_chunks.find(chunk.size());
+      if (known) {  // stored already: nothing to copy, hash or seal
         std::promise<Result<Id>> ready;
         ready.set_value(*known);
         inflight.push_back(ready.get_future());

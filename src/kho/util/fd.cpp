@@ -61,14 +61,9 @@ Result<std::size_t> SparseReader::read(std::uint8_t* buffer, std::size_t size) {
   }
   // Within the data found, or past the end (a read there finds the end, or what was appended since).
   if (m_pos < m_data_end) size = static_cast<std::size_t>(std::min<std::uint64_t>(size, m_data_end - m_pos));
-  for (;;) {
-    ssize_t n = ::pread(m_fd, buffer, size, static_cast<off_t>(m_pos));
-    if (n >= 0) {
-      m_pos += static_cast<std::size_t>(n);
-      return static_cast<std::size_t>(n);
-    }
-    if (errno != EINTR) return fail_errno("reading " + m_what, errno);
-  }
+  KHO_TRY_ASSIGN(std::size_t n, pread_all(m_fd, buffer, size, m_pos, m_what));
+  m_pos += n;
+  return n;
 }
 
 Status write_all(int fd, ByteSpan data, const std::string& what) {
