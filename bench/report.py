@@ -214,6 +214,15 @@ def limits_section(meta, limits, steps):
                                "all_stages_mb_per_s_per_core": serial}
         lines.append(f"  backup bound: tightest stage {tight_key} {tight:.0f} MB/s/core = {tight * cores:.0f} MB/s on "
                      f"{cores} cores; all stages in series {serial:.0f} MB/s/core = {serial * cores:.0f} MB/s")
+        # The shortest first backup these stages allow with every core busy, and
+        # the ratio to restic's time it stands for: the lowest the target can be met at.
+        floor_s = tree_bytes / 1e6 / (serial * cores)
+        restic_first = steps.get("restic", {}).get("backup-first")
+        if restic_first and restic_first["wall_s"] > 0 and floor_s > 0:
+            floor_ratio = floor_s / restic_first["wall_s"]
+            out["backup_bound"].update({"floor_s": floor_s, "floor_ratio": floor_ratio})
+            lines.append(f"  first backup floor: the tree through all stages on {cores} cores takes {floor_s:.2f} s "
+                         f"= {floor_ratio:.2f}x of restic's {restic_first['wall_s']:.2f} s")
         if kho_first and kho_first["wall_s"] > 0:
             tp = tree_bytes / kho_first["wall_s"] / 1e6
             share_t, share_s = tp / (tight * cores), tp / (serial * cores)
