@@ -414,8 +414,8 @@ run_tool() {  # TOOL: every step, in order, on fresh repositories
 # ...): the first of a pair meets the machine as the last step left it (memory
 # freed long ago, a cold file system), the second as the first left it. The
 # report shows the median of the runs.
+read -r -a order <<<"$BENCH_TOOLS"
 for ((RUN = 1; RUN <= BENCH_RUNS; RUN++)); do
-  read -r -a order <<<"$BENCH_TOOLS"
   if ((RUN % 2 == 0)); then
     for ((i = ${#order[@]} - 1; i >= 0; i--)); do run_tool "${order[i]}"; done
   else

@@ -341,8 +341,7 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
       return fail(Errc::failed, m_store_error);
     }
     const bool zero = all_zero(chunk);
-    if (zero)
-      if (auto known = m_zero_chunks.find(chunk.size())) return *known;
+    if (auto known = zero ? m_zero_chunks.find(chunk.size()) : std::nullopt) return *known;
     Id id = m_repo.hash_blob(chunk);
     if (auto saved = m_writer.save(BlobType::data, id, chunk); !saved) {
       std::lock_guard lock(m_errors_mutex);
@@ -390,8 +389,7 @@ Result<std::vector<Id>> Backup::store_content(ReadFn&& read, std::uint64_t& tota
     if (cut == 0) cut = window.size();  // cannot happen: the window is max-sized or at EOF
     ByteSpan chunk = window.subspan(0, cut);
     if (offload) {
-      std::optional<Id> known;
-      if (all_zero(chunk)) known = m_zero_chunks.find(chunk.size());
+      std::optional<Id> known = all_zero(chunk) ? m_zero_chunks.find(chunk.size()) : std::nullopt;
       if (known) {  // stored already: nothing to copy, hash or seal
         std::promise<Result<Id>> ready;
         ready.set_value(*known);
