@@ -335,6 +335,16 @@ TEST_CASE("LocalBackend save re-creates a missing layout directory", "[backend][
   REQUIRE(b.save({ObjectType::snapshot, "s1"}, as_bytes("s")));
   CHECK(mode_of(tmp / "repo" / "data" / "cc") == 0700);
   CHECK(b.load({ObjectType::snapshot, "s1"}, 0, 0).value() == Bytes{'s'});
+  // The same for an object written in pieces (a pack): its data/xx is made at commit.
+  fs::remove_all(tmp / "repo" / "data" / "cc");
+  auto writer = b.begin_save(ObjectType::data, 0);
+  REQUIRE(writer);
+  REQUIRE((*writer)->append(as_bytes("p")));
+  auto committed = (*writer)->commit({ObjectType::data, k_name});
+  INFO((committed ? std::string() : committed.error().message()));
+  REQUIRE(committed);
+  CHECK(mode_of(tmp / "repo" / "data" / "cc") == 0700);
+  CHECK(b.load({ObjectType::data, k_name}, 0, 0).value() == Bytes{'p'});
 }
 
 TEST_CASE("Object handles describe themselves in the repository layout", "[backend]") {

@@ -270,7 +270,16 @@ public:
     if (!synced) return object_error(m_root, handle, "saving", synced.error());
     const fs::path path = m_backend.path_of(handle);
     m_backend.forget_open(handle);
-    if (::rename(what.c_str(), path.c_str()) != 0) return object_error(m_root, handle, "saving", errno);
+    int err = ::rename(what.c_str(), path.c_str()) == 0 ? 0 : errno;
+    if (err == ENOENT && m_type == ObjectType::data && is_dir(m_root)) {
+      // Its data/xx directory is missing (an older or hand-copied repository), as save() handles it.
+      KHO_TRY_STATUS(make_dir(path.parent_path()));
+      err = ::rename(what.c_str(), path.c_str()) == 0 ? 0 : errno;
+    }
+    if (err != 0) {
+      if (!is_dir(m_root)) return repo_missing(m_root);
+      return fail_errno(fmt::format("saving {} in repository {}", describe(handle), m_root.string()), err);
+    }
     m_temp.committed();
     return fsync_dir(path.parent_path().string());
   }
