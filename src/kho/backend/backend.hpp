@@ -64,6 +64,9 @@ public:
   // with), with save()'s guarantees: atomic and durable. An existing object of
   // that name is replaced. The writer is spent afterwards, whatever the outcome.
   [[nodiscard]] virtual Status commit(const Handle& handle) = 0;
+  // Whether the object's bytes wait in memory for commit() (a remote backend's
+  // writer), rather than going out as they are appended.
+  virtual bool buffered() const { return true; }
 };
 
 class Backend {

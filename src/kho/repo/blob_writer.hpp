@@ -1,18 +1,27 @@
 // Stores new blobs: dedups against the index, seals, fills packs (data and tree
 // blobs in separate packs), uploads full packs and records them in index files.
 //
-// Thread-safe: many workers call save() at once; sealing and uploading happen on
-// the calling thread, so uploads run in parallel with each other and with work.
-// Blobs go into the open pack's object writer as they come (under the writer's
-// lock), so with a local repository a pack is never held in memory whole.
+// Thread-safe: many workers call save() at once; sealing happens on the calling
+// thread. Blobs go into the open pack's object writer as they come (under the
+// writer's lock), so with a local repository a pack is never held in memory whole.
+// A full pack written to its file as it filled (a local repository's) is finished
+// on the writer's own upload threads, so the workers go on while it is flushed to
+// disk: at most k_upload_threads + 1 such packs wait or finish at once, and a
+// save() that fills one more waits for room. A pack held in memory (for a remote
+// repository) is uploaded by the save() that filled it: packs waiting for a server
+// would each hold their bytes, so that is kept to one a worker.
+// An upload's failure is returned by the next save() and by flush().
 // Crash safety: a pack is uploaded before it is indexed, and the index file that
 // names it is written before any snapshot that needs it.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <optional>
 
 #include "kho/repo/repository.hpp"
+#include "kho/util/thread_pool.hpp"
 
 namespace kho::repo {
 
@@ -26,7 +35,8 @@ struct BlobWriterStats {
 
 class BlobWriter {
 public:
-  explicit BlobWriter(Repository& repo) : m_repo(repo) {}
+  explicit BlobWriter(Repository& repo);
+  ~BlobWriter();  // waits for the uploads in flight (a pack not indexed is only unreferenced)
   BlobWriter(const BlobWriter&) = delete;
   BlobWriter& operator=(const BlobWriter&) = delete;
 
@@ -46,8 +56,18 @@ public:
 
 private:
   Result<std::uint64_t> add(const SealedBlobView& blob);
+  // Uploads a full pack here when it is held in memory, else hands it to the
+  // upload threads.
+  Status finish_pack(std::unique_ptr<PackWriter> pack);
+  // Hands a full pack to the upload threads; waits while they have no room.
+  void start_upload(std::unique_ptr<PackWriter> pack);
   Status upload(std::unique_ptr<PackWriter> pack);
+  // Waits for every upload started so far; the first upload error, if any.
+  Status wait_uploads();
+  Status upload_status() const;
   Status write_index_locked();
+
+  static constexpr unsigned k_upload_threads = 2;
 
   Repository& m_repo;
   mutable std::mutex m_mutex;
@@ -56,6 +76,12 @@ private:
   std::vector<IndexPack> m_unindexed;
   std::vector<Id> m_written_indexes;
   BlobWriterStats m_stats;
+  mutable std::mutex m_upload_mutex;
+  std::condition_variable m_upload_done;
+  unsigned m_uploads_in_flight = 0;       // started and not yet finished
+  std::optional<Error> m_upload_error;    // the first upload's failure
+  std::atomic<bool> m_upload_failed{false};
+  ThreadPool m_uploads;  // last member: joined first, while the rest is alive
 };
 
 }  // namespace kho::repo

@@ -91,6 +91,8 @@ public:
   std::uint64_t size() const { return m_size; }
   bool empty() const { return m_blobs.empty(); }
   const std::vector<PackedBlob>& blobs() const { return m_blobs; }
+  // Whether the pack's bytes are held in memory until finish() (see ObjectWriter).
+  bool buffered() const { return m_out->buffered(); }
 
   // Appends the header and stores the pack as data/<id>, where id is the SHA-256
   // of its bytes; returns the id. The writer is spent afterwards.

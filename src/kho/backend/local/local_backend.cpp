@@ -284,6 +284,8 @@ public:
     return fsync_dir(path.parent_path().string());
   }
 
+  bool buffered() const override { return false; }
+
 private:
   tl::unexpected<Error> spent() const {
     return failf(Errc::invalid_argument, "{} is spent (committed, or its commit failed)", m_temp.path());
