@@ -5,10 +5,15 @@
 //
 // With TREE_DIR, also the rate of reading every regular file below it from the
 // page cache as a backup does: open, fstat, read in 2 MiB blocks, close, one file
-// after another ("read_tree"); and of zstd -3 over the tree's files held in
-// memory, each file a frame of its own, larger ones in 1 MiB pieces, as a backup
-// compresses them ("zstd3_compress_tree": a tree of many small files compresses
-// slower than the sample's large chunks).
+// after another ("read_tree"); of all the system calls a backup makes for the
+// tree: list each directory, lstat each entry, and open, fstat, flistxattr, read
+// and close each regular file relative to its directory ("walk_read_tree", which
+// the backup bound uses as its read stage when it is there); and of zstd -3 over
+// the tree's files held in memory, each file a frame of its own, larger ones in
+// 1 MiB pieces, as a backup compresses them ("zstd3_compress_tree": a tree of
+// many small files compresses slower than the sample's large chunks). Always:
+// writing 16 MiB blocks into a file beside the sample, as packs are written,
+// without fsync ("write_page_cache").
 //
 // Prints one JSON object: {"sample_bytes": n, "mb_per_s": {name: MB/s, ...},
 // "zstd3_ratio": r}. MB = 10^6 bytes. The primitives and their parameters are the
@@ -33,7 +38,9 @@
 #include <string>
 #include <vector>
 
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "kho/chunker/fastcdc.hpp"
@@ -77,6 +84,65 @@ std::size_t read_files(const std::vector<std::string>& paths, std::vector<std::u
     ::close(fd);
   }
   return total;
+}
+
+// The system calls a backup makes for the tree below `name`: list each directory,
+// lstat each entry, and open, fstat, list the xattrs of, read (in `buffer`-sized
+// blocks) and close each regular file, relative to its directory's descriptor as
+// kho does. Returns the bytes read.
+std::size_t walk_dir(int parent, const char* name, std::vector<std::uint8_t>& buffer) {
+  const int fd = ::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return 0;
+  }
+  std::vector<std::string> subdirs;
+  std::size_t total = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      subdirs.emplace_back(e->d_name);
+    } else if (S_ISREG(st.st_mode)) {
+      const int f = ::openat(fd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_NONBLOCK);
+      if (f < 0) continue;
+      struct stat fst;
+      char names[256];
+      if (::fstat(f, &fst) == 0) {
+        g_sink += static_cast<std::uint64_t>(::flistxattr(f, names, sizeof names) + 1);
+        for (;;) {
+          const ssize_t n = ::read(f, buffer.data(), buffer.size());
+          if (n <= 0) break;
+          total += static_cast<std::size_t>(n);
+          g_sink += buffer[0];
+        }
+      }
+      ::close(f);
+    }
+  }
+  for (const auto& sub : subdirs) total += walk_dir(fd, sub.c_str(), buffer);
+  ::closedir(dir);
+  return total;
+}
+
+// Writes `bytes` into a new file below `dir`, 16 MiB at a time as packs are
+// written, then removes it: the copy into the page cache a backup makes of what
+// it stores (no fsync: waiting for the disk is not CPU time).
+void write_file_once(const std::string& dir, const std::vector<std::uint8_t>& block, std::size_t bytes) {
+  const std::string path = dir + "/limits-write.tmp";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) std::abort();
+  for (std::size_t done = 0; done < bytes;) {
+    const std::size_t n = std::min(block.size(), bytes - done);
+    const ssize_t w = ::write(fd, block.data(), n);
+    if (w <= 0) std::abort();
+    done += static_cast<std::size_t>(w);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
 }
 
 }  // namespace
@@ -253,8 +319,20 @@ int main(int argc, char** argv) {
       if (it->is_regular_file(ec) && !it->is_symlink(ec)) paths.push_back(it->path().string());
     std::vector<std::uint8_t> buffer(2 << 20);
     const std::size_t tree_bytes = read_files(paths, buffer);
-    if (tree_bytes > 0)
+    if (tree_bytes > 0) {
       results.emplace_back("read_tree", measure(seconds, tree_bytes, [&] { read_files(paths, buffer); }));
+      results.emplace_back("walk_read_tree",
+                           measure(seconds, tree_bytes, [&] { g_sink += walk_dir(AT_FDCWD, argv[3], buffer); }));
+    }
+    {
+      // Into the directory of the sample (the benchmark's own), 64 MiB a pass.
+      const std::string dir = std::filesystem::path(argv[1]).parent_path().string();
+      std::vector<std::uint8_t> block(16 << 20, 0x5a);
+      constexpr std::size_t k_write_bytes = std::size_t{64} << 20;
+      results.emplace_back("write_page_cache", measure(seconds, k_write_bytes, [&] {
+                             write_file_once(dir.empty() ? "." : dir, block, k_write_bytes);
+                           }));
+    }
     std::vector<std::vector<std::uint8_t>> files;
     std::size_t held = 0;
     for (const auto& path : paths) {
