@@ -72,7 +72,7 @@ struct KdfParams {
   Bytes salt;                  // 16 bytes
 };
 
-// Default parameters for new keys (Argon2id t=4, m=32 MiB: ~0.15 s here),
+// Default parameters for new keys (Argon2id t=4, m=32 MiB: ~35 ms here),
 // or libsodium's minimum when the environment variable KHO_KDF_FAST=1 is set
 // (tests only: such a key is no protection against guessing the password).
 KdfParams default_kdf_params();
