@@ -245,11 +245,16 @@ private:
   Status create_dir(const Item& item, ParentDir& parent);
   // Directories are made on a thread of their own, in the order they are handed
   // over (a parent before its children); nothing below one that could not be
-  // made is tried. finish_dirs() waits for the last, reports those not made and
-  // marks what is below them skipped.
+  // made is tried. wait_dirs(end) returns once every directory among the items
+  // before `end` has been tried, and below_failed_dir() tells whether an item
+  // lies below one that could not be made: files are created while the last
+  // directories are still being made. finish_dirs() waits for the last, reports
+  // those not made and marks what is below them skipped.
   void start_dirs();
   void add_dir(std::size_t index, const Item& item);
   void close_dir_feed();
+  void wait_dirs(std::size_t end);
+  bool below_failed_dir(const std::string& rel);
   void finish_dirs(std::vector<char>& skip);
   void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
@@ -316,6 +321,11 @@ private:
     std::condition_variable ready;
     std::vector<std::pair<std::size_t, const Item*>> queue;  // index and item (a deque keeps items in place)
     bool closed = false;
+    std::condition_variable made;       // made_upto moved on, or the thread ended
+    std::size_t made_upto = 0;          // every directory among the items before it has been tried
+    bool ended = false;                 // the thread making them has returned
+    std::vector<std::string> failed;    // "rel/" of each directory that could not be made
+    std::atomic<bool> any_failed{false};
   };
   DirFeed m_dir_feed;
   std::vector<std::pair<std::size_t, std::string>> m_dir_failures;  // item, why; read once the thread is joined
@@ -423,6 +433,17 @@ Status Restorer::create_dir(const Item& item, ParentDir& parent) {
 
 void Restorer::start_dirs() {
   m_dir_maker = std::jthread([this] {
+    // However the thread returns, whoever waits for directories is let go.
+    struct Ended {
+      DirFeed& feed;
+      ~Ended() {
+        {
+          std::lock_guard lock(feed.mutex);
+          feed.ended = true;
+        }
+        feed.made.notify_all();
+      }
+    } ended{m_dir_feed};
     ParentDir parent(m_root.get());
     std::string failed;  // "rel/" of the last directory not made: nothing below it is tried
     std::vector<std::pair<std::size_t, const Item*>> batch;
@@ -433,12 +454,24 @@ void Restorer::start_dirs() {
         if (m_dir_feed.queue.empty()) return;
         batch.swap(m_dir_feed.queue);
       }
+      std::size_t tried = 0;  // of the batch, told to those waiting every so often
       for (const auto& [index, item] : batch) {
         if (cancelled()) return;
-        if (!failed.empty() && item->rel.compare(0, failed.size(), failed) == 0) continue;
-        if (auto st = create_dir(*item, parent); !st) {
-          m_dir_failures.emplace_back(index, st.error().message());
-          failed = item->rel + "/";
+        if (failed.empty() || item->rel.compare(0, failed.size(), failed) != 0) {
+          if (auto st = create_dir(*item, parent); !st) {
+            m_dir_failures.emplace_back(index, st.error().message());
+            failed = item->rel + "/";
+            std::lock_guard lock(m_dir_feed.mutex);
+            m_dir_feed.failed.push_back(failed);
+            m_dir_feed.any_failed = true;
+          }
+        }
+        if (++tried % 64 == 0 || tried == batch.size()) {
+          {
+            std::lock_guard lock(m_dir_feed.mutex);
+            m_dir_feed.made_upto = index + 1;
+          }
+          m_dir_feed.made.notify_all();
         }
       }
       batch.clear();
@@ -462,6 +495,21 @@ void Restorer::close_dir_feed() {
     m_dir_feed.closed = true;
   }
   m_dir_feed.ready.notify_one();
+}
+
+void Restorer::wait_dirs(std::size_t end) {
+  std::unique_lock lock(m_dir_feed.mutex);
+  // Directories are handed over in the items' order: one tried at `end` or after
+  // means all before it were.
+  m_dir_feed.made.wait(lock, [&] { return m_dir_feed.ended || m_dir_feed.made_upto >= end; });
+}
+
+bool Restorer::below_failed_dir(const std::string& rel) {
+  if (!m_dir_feed.any_failed.load()) return false;
+  std::lock_guard lock(m_dir_feed.mutex);
+  for (const auto& prefix : m_dir_feed.failed)
+    if (rel.compare(0, prefix.size(), prefix) == 0) return true;
+  return false;
 }
 
 void Restorer::finish_dirs(std::vector<char>& skip) {
@@ -585,16 +633,16 @@ Status Restorer::restore_files() {
   // are created: it reads only the items' blob lists and the index.
   std::vector<std::pair<std::size_t, std::string>> missing;  // files with a blob the index lacks: item, why
   std::jthread planner([this, &missing] { plan_content(missing); });
-  // Directories first, in order: a parent exists before its children. Most
-  // are made already, while the snapshot was walked.
+  // Directories in order: a parent exists before its children. Most are made
+  // already, while the snapshot was walked; a batch of other items is created
+  // once the directories before its end have been tried.
   if (!m_dir_maker.joinable()) {
     start_dirs();
     for (std::size_t i = 0; i < m_items.size(); ++i)
       if (m_items[i].node.type == FileType::dir) add_dir(i, m_items[i]);
   }
-  std::vector<char> skip(m_items.size(), 0);
-  finish_dirs(skip);
-  if (cancelled()) return fail(Errc::interrupted, "interrupted");
+  close_dir_feed();
+  std::vector<char> skip(m_items.size(), 0);  // below a directory not made: set by finish_dirs()
   auto create = [this](std::size_t i, ParentDir& parent) {
     auto st = create_one(m_items[i], i, parent);
     if (!st) {
@@ -619,16 +667,18 @@ Status Restorer::restore_files() {
     std::vector<std::future<void>> creating;
     for (std::size_t k = 0; k < created.batches(); ++k) {
       const auto range = created.batch(k);
-      creating.push_back(creators.submit([this, &skip, &create, &created, k, begin = range.first, end = range.second] {
+      creating.push_back(creators.submit([this, &create, &created, k, begin = range.first, end = range.second] {
         struct Finish {
           CreationMark& mark;
           std::size_t batch;
           ~Finish() { mark.finish(batch); }
         } finish{created, k};
+        wait_dirs(end);
         ParentDir parent(m_root.get());
         for (std::size_t i = begin; i < end; ++i) {
-          if (skip[i] || m_items[i].node.type == FileType::dir || m_items[i].link_to != SIZE_MAX) continue;
+          if (m_items[i].node.type == FileType::dir || m_items[i].link_to != SIZE_MAX) continue;
           if (cancelled()) return;
+          if (below_failed_dir(m_items[i].rel)) continue;  // reported with its directory
           create(i, parent);
         }
       }));
@@ -654,6 +704,7 @@ Status Restorer::restore_files() {
     }
     for (auto& f : creating) f.get();
   }
+  finish_dirs(skip);
   // Hard links to an earlier file come last, once their target exists.
   if (!cancelled()) {
     ParentDir link_parent(m_root.get());
