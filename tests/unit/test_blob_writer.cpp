@@ -76,7 +76,7 @@ TEST_CASE("packs of a local repository are finished on the writer's threads and 
         for (int i = 0; i < k_per_thread; ++i) {
           Bytes b = random_blob(rng);
           Id id = repo->hash_blob(b);
-          if (!writer.save(BlobType::data, id, b)) failed++;  // Catch2 asserts on this thread only
+          if (!writer.save(BlobType::data, id, b)) failed++;  // counted: Catch2 asserts on the main thread only
           saved[t].emplace_back(id, std::move(b));
         }
       });
