@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -130,6 +131,9 @@ std::pair<std::string, std::string> split_parent(const std::string& rel) {
 
 // Items handed to a thread at a time when creating files and setting metadata.
 constexpr std::size_t k_batch = 128;
+// Stored bytes of a pack handed to a writing thread at a time (a pack holds 16 MiB
+// by default).
+constexpr std::uint64_t k_restore_piece = 4 * 1024 * 1024;
 
 struct Item {
   std::string rel;   // path below the target; its snapshot path is m_snap_prefix + rel
@@ -256,7 +260,8 @@ private:
   void wait_dirs(std::size_t end);
   bool below_failed_dir(const std::string& rel);
   void finish_dirs(std::vector<char>& skip);
-  void restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs);
+  // Writes `blobs` (sorted by offset) of one pack to their files.
+  void restore_pack(const Id& pack_id, std::span<PlannedBlob> blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
   void write_blob(const PlannedBlob& planned, ByteSpan data, ParentDir& parent);
   // Closes the file's descriptor (if open), counting one fewer kept open; what
@@ -700,7 +705,21 @@ Status Restorer::restore_files() {
       if (cancelled()) break;
       created.wait_for(pack.first);
       auto* entry = pack.second;
-      written.push_back(writers.submit([this, entry] { restore_pack(entry->first, entry->second); }));
+      auto& blobs = entry->second;
+      std::sort(blobs.begin(), blobs.end(),
+                [](const PlannedBlob& a, const PlannedBlob& b) { return a.blob.offset < b.blob.offset; });
+      // A pack goes to the writers in pieces of ~k_restore_piece stored bytes:
+      // the last packs are then shared by all threads instead of one writing a
+      // whole pack while the others have nothing left.
+      for (std::size_t begin = 0; begin < blobs.size();) {
+        std::size_t end = begin;
+        std::uint64_t bytes = 0;
+        while (end < blobs.size() && (end == begin || bytes < k_restore_piece))
+          bytes += blobs[end++].blob.stored_length;
+        std::span<PlannedBlob> piece(blobs.data() + begin, end - begin);
+        written.push_back(writers.submit([this, entry, piece] { restore_pack(entry->first, piece); }));
+        begin = end;
+      }
     }
     for (auto& f : creating) f.get();
   }
@@ -848,9 +867,7 @@ void Restorer::size_file(FileState& state, const Item& item, ParentDir& parent) 
   }
 }
 
-void Restorer::restore_pack(const Id& pack_id, std::vector<PlannedBlob>& blobs) {
-  std::sort(blobs.begin(), blobs.end(),
-            [](const PlannedBlob& a, const PlannedBlob& b) { return a.blob.offset < b.blob.offset; });
+void Restorer::restore_pack(const Id& pack_id, std::span<PlannedBlob> blobs) {
   std::vector<repo::PackedBlob> sorted;
   sorted.reserve(blobs.size());
   for (const auto& p : blobs) sorted.push_back(p.blob);
