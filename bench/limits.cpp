@@ -66,6 +66,17 @@ double measure(double seconds, std::size_t bytes_per_pass, const std::function<v
   return static_cast<double>(bytes_per_pass) * static_cast<double>(passes) / elapsed / 1e6;
 }
 
+// Reads an open file to its end in `buffer`-sized blocks; returns the bytes read.
+std::size_t read_to_end(int fd, std::vector<std::uint8_t>& buffer) {
+  std::size_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n <= 0) return total;
+    total += static_cast<std::size_t>(n);
+    g_sink += buffer[0];
+  }
+}
+
 // Reads every file of `paths` once; returns the bytes read.
 std::size_t read_files(const std::vector<std::string>& paths, std::vector<std::uint8_t>& buffer) {
   std::size_t total = 0;
@@ -73,14 +84,7 @@ std::size_t read_files(const std::vector<std::string>& paths, std::vector<std::u
     int fd = ::open(path.c_str(), O_RDONLY | O_NOATIME | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) continue;
     struct stat st;
-    if (::fstat(fd, &st) == 0) {
-      for (;;) {
-        ssize_t n = ::read(fd, buffer.data(), buffer.size());
-        if (n <= 0) break;
-        total += static_cast<std::size_t>(n);
-        g_sink += buffer[0];
-      }
-    }
+    if (::fstat(fd, &st) == 0) total += read_to_end(fd, buffer);
     ::close(fd);
   }
   return total;
@@ -113,12 +117,7 @@ std::size_t walk_dir(int parent, const char* name, std::vector<std::uint8_t>& bu
       char names[256];
       if (::fstat(f, &fst) == 0) {
         g_sink += static_cast<std::uint64_t>(::flistxattr(f, names, sizeof names) + 1);
-        for (;;) {
-          const ssize_t n = ::read(f, buffer.data(), buffer.size());
-          if (n <= 0) break;
-          total += static_cast<std::size_t>(n);
-          g_sink += buffer[0];
-        }
+        total += read_to_end(f, buffer);
       }
       ::close(f);
     }

@@ -253,13 +253,13 @@ private:
   // before `end` has been tried, and below_failed_dir() tells whether an item
   // lies below one that could not be made: files are created while the last
   // directories are still being made. finish_dirs() waits for the last, reports
-  // those not made and marks what is below them skipped.
+  // those not made and marks them and what is below them not created.
   void start_dirs();
   void add_dir(std::size_t index, const Item& item);
   void close_dir_feed();
   void wait_dirs(std::size_t end);
   bool below_failed_dir(const std::string& rel);
-  void finish_dirs(std::vector<char>& skip);
+  void finish_dirs();
   // Writes `blobs` (sorted by offset) of one pack to their files.
   void restore_pack(const Id& pack_id, std::span<PlannedBlob> blobs);
   void fail_blob(const PlannedBlob& planned, const std::string& why);
@@ -329,11 +329,10 @@ private:
     std::condition_variable made;       // made_upto moved on, or the thread ended
     std::size_t made_upto = 0;          // every directory among the items before it has been tried
     bool ended = false;                 // the thread making them has returned
-    std::vector<std::string> failed;    // "rel/" of each directory that could not be made
+    std::vector<std::pair<std::size_t, std::string>> failures;  // directories not made: item, why
     std::atomic<bool> any_failed{false};
   };
   DirFeed m_dir_feed;
-  std::vector<std::pair<std::size_t, std::string>> m_dir_failures;  // item, why; read once the thread is joined
   std::jthread m_dir_maker;  // last: joined before the members it uses go
 };
 
@@ -464,10 +463,9 @@ void Restorer::start_dirs() {
         if (cancelled()) return;
         if (failed.empty() || item->rel.compare(0, failed.size(), failed) != 0) {
           if (auto st = create_dir(*item, parent); !st) {
-            m_dir_failures.emplace_back(index, st.error().message());
             failed = item->rel + "/";
             std::lock_guard lock(m_dir_feed.mutex);
-            m_dir_feed.failed.push_back(failed);
+            m_dir_feed.failures.emplace_back(index, st.error().message());
             m_dir_feed.any_failed = true;
           }
         }
@@ -512,23 +510,23 @@ void Restorer::wait_dirs(std::size_t end) {
 bool Restorer::below_failed_dir(const std::string& rel) {
   if (!m_dir_feed.any_failed.load()) return false;
   std::lock_guard lock(m_dir_feed.mutex);
-  for (const auto& prefix : m_dir_feed.failed)
-    if (rel.compare(0, prefix.size(), prefix) == 0) return true;
+  for (const auto& [i, why] : m_dir_feed.failures) {
+    const std::string& dir = m_items[i].rel;
+    if (rel.size() > dir.size() && rel[dir.size()] == '/' && rel.compare(0, dir.size(), dir) == 0) return true;
+  }
   return false;
 }
 
-void Restorer::finish_dirs(std::vector<char>& skip) {
+void Restorer::finish_dirs() {
   close_dir_feed();
   if (m_dir_maker.joinable()) m_dir_maker.join();
-  for (auto& [i, why] : m_dir_failures) {  // in the walk's order
+  for (auto& [i, why] : m_dir_feed.failures) {  // in the walk's order
     problem(snap_of(m_items[i]), why);
     m_items[i].not_created = true;
     // Nothing below a directory that could not be made can be restored.
     const std::string prefix = m_items[i].rel + "/";
-    for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j) {
-      skip[j] = 1;
+    for (std::size_t j = i + 1; j < m_items.size() && m_items[j].rel.compare(0, prefix.size(), prefix) == 0; ++j)
       m_items[j].not_created = true;
-    }
   }
 }
 
@@ -647,7 +645,6 @@ Status Restorer::restore_files() {
       if (m_items[i].node.type == FileType::dir) add_dir(i, m_items[i]);
   }
   close_dir_feed();
-  std::vector<char> skip(m_items.size(), 0);  // below a directory not made: set by finish_dirs()
   auto create = [this](std::size_t i, ParentDir& parent) {
     auto st = create_one(m_items[i], i, parent);
     if (!st) {
@@ -723,12 +720,12 @@ Status Restorer::restore_files() {
     }
     for (auto& f : creating) f.get();
   }
-  finish_dirs(skip);
+  finish_dirs();
   // Hard links to an earlier file come last, once their target exists.
   if (!cancelled()) {
     ParentDir link_parent(m_root.get());
     for (std::size_t i = 0; i < m_items.size(); ++i)
-      if (!skip[i] && m_items[i].link_to != SIZE_MAX) create(i, link_parent);
+      if (!m_items[i].not_created && m_items[i].link_to != SIZE_MAX) create(i, link_parent);
   }
   // Files missing a blob have no writes planned.
   for (auto& [i, why] : missing) {
